@@ -1,0 +1,149 @@
+# Learner stub, generated from solutions/causal_attention.py by `python -m grader.stubs`.
+# Replace each `raise NotImplementedError(...)` with your implementation.
+"""Book §3.5: hiding future words with causal attention.
+
+The building blocks (mask, renormalisation, masked softmax, dropout) as free
+functions, then the compact ``CausalAttention`` module that works on batches
+of shape (b, num_tokens, d_in).
+"""
+
+import torch  # noqa: F401
+import torch.nn.functional as F  # noqa: F401
+from torch import nn
+
+
+def causal_mask(context_length):
+    """The causal mask: True where a query position must not see a key position.
+
+    Book §3.5.1, "Applying a causal attention mask".
+
+    Entry [i, j] is True when j > i (a future token), i.e. everything above the
+    diagonal; the diagonal itself stays visible.
+
+    Args:
+        context_length: the number of tokens T.
+
+    Returns:
+        A bool tensor, shape (context_length, context_length).
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError("causal_mask (§3.5.1): not implemented yet, see the docstring")
+
+
+def mask_and_renormalize(attn_weights):
+    """Zero the weights of future tokens, then renormalise every row to sum to 1.
+
+    Book §3.5.1, "Applying a causal attention mask" (the first, two-step approach:
+    mask after the softmax, then renormalise).
+
+    Rules: must not modify ``attn_weights`` in place.
+
+    Args:
+        attn_weights: attention weights, shape (..., num_tokens, num_tokens).
+
+    Returns:
+        The masked, renormalised weights, same shape as ``attn_weights``.
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError(
+        "mask_and_renormalize (§3.5.1): not implemented yet, see the docstring"
+    )
+
+
+def masked_attention_weights(attn_scores, d_k):
+    """Causal attention weights straight from the scores (the efficient approach).
+
+    Book §3.5.1, "Applying a causal attention mask".
+
+    Fill the scores above the diagonal with ``-inf``, divide by sqrt(d_k), then
+    softmax over the last dimension: the future tokens get weight exactly 0.
+    ``torch.softmax`` is allowed here.
+
+    Rules: must not modify ``attn_scores`` in place (``masked_fill``, not
+    ``masked_fill_``).
+
+    Args:
+        attn_scores: unnormalised scores, shape (..., num_tokens, num_tokens).
+        d_k: the key dimension used for scaling.
+
+    Returns:
+        attn_weights, same shape as ``attn_scores``; every row sums to 1.
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError(
+        "masked_attention_weights (§3.5.1): not implemented yet, see the docstring"
+    )
+
+
+def attention_dropout(attn_weights, p, training=True):
+    """Dropout on attention weights.
+
+    Book §3.5.2, "Masking additional attention weights with dropout".
+
+    In training, zero each weight with probability ``p`` and scale the
+    survivors by 1 / (1 - p), so the expected value is unchanged; when not
+    training, return the weights unchanged. ``torch.nn.functional.dropout``
+    (or ``nn.Dropout``) is allowed.
+
+    Rules: must not modify ``attn_weights`` in place.
+
+    Args:
+        attn_weights: attention weights, any shape, e.g. (b, num_tokens, num_tokens).
+        p: the probability of zeroing a weight, 0 <= p < 1.
+        training: apply dropout (True) or act as the identity (False).
+
+    Returns:
+        A tensor of the same shape as ``attn_weights``.
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError("attention_dropout (§3.5.2): not implemented yet, see the docstring")
+
+
+class CausalAttention(nn.Module):
+    """Single-head causal self-attention with dropout, for batched input.
+
+    Book §3.5.3, "Implementing a compact causal attention class".
+
+    Rules: create, in this order, ``d_out``; ``W_query``, ``W_key``,
+    ``W_value`` (each ``nn.Linear(d_in, d_out, bias=qkv_bias)``);
+    ``dropout = nn.Dropout(dropout)``; and the buffer ``mask`` with
+    ``self.register_buffer("mask", torch.triu(torch.ones(context_length,
+    context_length), diagonal=1))`` (float 0/1, persistent, so it follows
+    ``.to(device)`` and is in the ``state_dict``).
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each output context vector.
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+        qkv_bias: whether the three projections have a bias term.
+    """
+
+    def __init__(self, d_in, d_out, context_length, dropout, qkv_bias=False):
+        super().__init__()
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "CausalAttention.__init__ (§3.5.3): not implemented yet, see the docstring"
+        )
+
+    def forward(self, x):
+        """Causal scaled dot-product attention over a batch of sequences.
+
+        Book §3.5.3, "Implementing a compact causal attention class".
+
+        Mask with ``self.mask`` sliced to ``[:num_tokens, :num_tokens]`` so any
+        num_tokens <= context_length works; softmax of attn_scores / sqrt(d_k)
+        over the last dimension; dropout on the attention weights (after the
+        softmax, before multiplying by the values). Use ``keys.transpose(1, 2)``,
+        not ``keys.T``, on 3-D tensors.
+
+        Args:
+            x: token embeddings, shape (b, num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (b, num_tokens, d_out).
+        """
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "CausalAttention.forward (§3.5.3): not implemented yet, see the docstring"
+        )

@@ -1,0 +1,151 @@
+# Learner stub, generated from solutions/multihead_attention.py by `python -m grader.stubs`.
+# Replace each `raise NotImplementedError(...)` with your implementation.
+"""Book §3.6: extending single-head attention to multi-head attention.
+
+``MultiHeadAttentionWrapper`` stacks independent ``CausalAttention`` heads;
+``MultiHeadAttention`` computes all heads at once by splitting the projected
+queries, keys and values into ``num_heads`` pieces.
+"""
+
+import torch  # noqa: F401
+from torch import nn
+
+from .causal_attention import CausalAttention  # noqa: F401
+
+
+class MultiHeadAttentionWrapper(nn.Module):
+    """Multi-head attention as a list of independent causal attention heads.
+
+    Book §3.6.1, "Stacking multiple single-head attention layers".
+
+    Rules: ``self.heads = nn.ModuleList([CausalAttention(...) for _ in
+    range(num_heads)])``, each head with the same arguments; the forward pass
+    concatenates the head outputs on the last dimension. No output projection.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each head's output (the total output is num_heads * d_out).
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+        num_heads: number of heads.
+        qkv_bias: whether the projections have a bias term.
+    """
+
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
+        super().__init__()
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttentionWrapper.__init__ (§3.6.1): not implemented yet, see the docstring"
+        )
+
+    def forward(self, x):
+        """Run every head and concatenate their context vectors.
+
+        Book §3.6.1, "Stacking multiple single-head attention layers".
+
+        Args:
+            x: token embeddings, shape (b, num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (b, num_tokens, num_heads * d_out).
+        """
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttentionWrapper.forward (§3.6.1): not implemented yet, see the docstring"
+        )
+
+
+class MultiHeadAttention(nn.Module):
+    """Causal multi-head attention with weight splits.
+
+    Book §3.6.2, "Implementing multi-head attention with weight splits".
+
+    Rules: raise ``ValueError`` (an explicit raise, not an ``assert``) when
+    ``d_out`` is not divisible by ``num_heads``. Create, in this order,
+    ``d_out``, ``num_heads``, ``head_dim = d_out // num_heads``; ``W_query``,
+    ``W_key``, ``W_value`` (each ``nn.Linear(d_in, d_out, bias=qkv_bias)``);
+    ``out_proj = nn.Linear(d_out, d_out)`` (always with a bias);
+    ``dropout = nn.Dropout(dropout)``; and the ``mask`` buffer exactly as in
+    ``CausalAttention``.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: total output size, split evenly across the heads.
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+        num_heads: number of heads.
+        qkv_bias: whether the query/key/value projections have a bias term.
+
+    Raises:
+        ValueError: if d_out % num_heads != 0.
+    """
+
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
+        super().__init__()
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttention.__init__ (§3.6.2): not implemented yet, see the docstring"
+        )
+
+    def forward(self, x):
+        """Causal attention for all heads at once, then the output projection.
+
+        Book §3.6.2, "Implementing multi-head attention with weight splits".
+
+        Split the last dimension into (num_heads, head_dim) with ``.view``, move
+        the head dimension forward with ``.transpose(1, 2)``, attend per head
+        (scale by sqrt(head_dim), i.e. ``keys.shape[-1]``), then undo the
+        transpose and merge the heads with ``.contiguous().view(...)`` before
+        ``out_proj``. Dropout goes on the attention weights.
+
+        Args:
+            x: token embeddings, shape (b, num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (b, num_tokens, d_out).
+        """
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttention.forward (§3.6.2): not implemented yet, see the docstring"
+        )
+
+
+def gpt2_small_attention():
+    """Exercise 3.3: a multi-head attention module the size of the smallest GPT-2.
+
+    Book §3.6.2, "Implementing multi-head attention with weight splits",
+    Exercise 3.3, "Initializing GPT-2 size attention modules".
+
+    12 heads, 768-dimensional input and output, a context length of 1,024,
+    dropout 0.0 and no query/key/value bias: 2,360,064 trainable parameters.
+
+    Returns:
+        A ``MultiHeadAttention``; it maps (b, num_tokens, 768) -> (b, num_tokens, 768).
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError(
+        "gpt2_small_attention (§3.6.2): not implemented yet, see the docstring"
+    )
+
+
+def wrapper_with_2d_output(d_in, context_length, dropout=0.0):
+    """Exercise 3.2: a two-head ``MultiHeadAttentionWrapper`` with 2-D context vectors.
+
+    Book §3.6.1, "Stacking multiple single-head attention layers",
+    Exercise 3.2, "Returning two-dimensional embedding vectors".
+
+    Keep ``num_heads=2`` and change only the arguments (not the class) so that
+    the concatenated context vectors are two-dimensional.
+
+    Args:
+        d_in: size of each input embedding.
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+
+    Returns:
+        A ``MultiHeadAttentionWrapper``; it maps (b, num_tokens, d_in) -> (b, num_tokens, 2).
+    """
+    # TODO: implement (see the docstring)
+    raise NotImplementedError(
+        "wrapper_with_2d_output (§3.6.1): not implemented yet, see the docstring"
+    )

@@ -1,0 +1,135 @@
+"""Book §3.4: self-attention with trainable weights (scaled dot-product attention).
+
+``SelfAttention_v1`` holds raw weight matrices; ``SelfAttention_v2`` uses
+``nn.Linear`` layers. Both take a single sequence of shape (num_tokens, d_in),
+without a batch dimension.
+"""
+
+import torch
+from torch import nn
+
+
+class SelfAttention_v1(nn.Module):
+    """Self-attention with raw trainable weight matrices.
+
+    Book §3.4.2, "Implementing a compact self-attention Python class".
+
+    Rules: create ``W_query``, ``W_key`` and ``W_value`` in that order, each
+    ``nn.Parameter(torch.rand(d_in, d_out))``; the order fixes which random
+    numbers each matrix gets, so seeded results match the book.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each output context vector.
+    """
+
+    def __init__(self, d_in, d_out):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.W_query = nn.Parameter(torch.rand(d_in, d_out))
+        self.W_key = nn.Parameter(torch.rand(d_in, d_out))
+        self.W_value = nn.Parameter(torch.rand(d_in, d_out))
+        # END SOLUTION
+
+    def forward(self, x):
+        """Scaled dot-product attention over one sequence.
+
+        Book §3.4.2, "Implementing a compact self-attention Python class".
+
+        attn_scores = queries @ keys.T, softmax of attn_scores / sqrt(d_k) over
+        the last dimension (d_k = ``keys.shape[-1]``), then attn_weights @ values.
+
+        Args:
+            x: token embeddings, shape (num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (num_tokens, d_out).
+        """
+        # BEGIN SOLUTION
+        keys = x @ self.W_key  # (num_tokens, d_out)
+        queries = x @ self.W_query  # (num_tokens, d_out)
+        values = x @ self.W_value  # (num_tokens, d_out)
+
+        attn_scores = queries @ keys.T  # (num_tokens, num_tokens)
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
+
+        context_vec = attn_weights @ values  # (num_tokens, d_out)
+        return context_vec
+        # END SOLUTION
+
+
+class SelfAttention_v2(nn.Module):
+    """Self-attention with ``nn.Linear`` projections.
+
+    Book §3.4.2, "Implementing a compact self-attention Python class".
+
+    Rules: create ``W_query``, ``W_key`` and ``W_value`` in that order, each
+    ``nn.Linear(d_in, d_out, bias=qkv_bias)``. The forward pass is the same as
+    ``SelfAttention_v1``'s.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each output context vector.
+        qkv_bias: whether the three projections have a bias term.
+    """
+
+    def __init__(self, d_in, d_out, qkv_bias=False):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        # END SOLUTION
+
+    def forward(self, x):
+        """Scaled dot-product attention over one sequence.
+
+        Book §3.4.2, "Implementing a compact self-attention Python class".
+
+        Args:
+            x: token embeddings, shape (num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (num_tokens, d_out).
+        """
+        # BEGIN SOLUTION
+        keys = self.W_key(x)  # (num_tokens, d_out)
+        queries = self.W_query(x)  # (num_tokens, d_out)
+        values = self.W_value(x)  # (num_tokens, d_out)
+
+        attn_scores = queries @ keys.T  # (num_tokens, num_tokens)
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
+
+        context_vec = attn_weights @ values  # (num_tokens, d_out)
+        return context_vec
+        # END SOLUTION
+
+
+def copy_v2_weights_into_v1(sa_v2, sa_v1):
+    """Exercise 3.1: make a ``SelfAttention_v1`` compute what a ``SelfAttention_v2`` computes.
+
+    Book §3.4.2, "Implementing a compact self-attention Python class",
+    Exercise 3.1, "Comparing SelfAttention_v1 and SelfAttention_v2".
+
+    ``nn.Linear`` stores its weight transposed, with shape (d_out, d_in), and
+    computes ``x @ weight.T``; ``SelfAttention_v1`` computes ``x @ W`` with W of
+    shape (d_in, d_out). Afterwards both modules give the same output.
+
+    Rules: copy in place under ``torch.no_grad()`` (``Tensor.copy_``), so
+    ``sa_v1`` keeps its own Parameter objects and shares no storage with
+    ``sa_v2``. Assumes ``sa_v2`` was built with ``qkv_bias=False``.
+
+    Args:
+        sa_v2: the source ``SelfAttention_v2``; it is not changed.
+        sa_v1: the target ``SelfAttention_v1``, changed in place.
+
+    Returns:
+        None.
+    """
+    # BEGIN SOLUTION
+    with torch.no_grad():
+        # nn.Linear weight: (d_out, d_in) -> transposed to (d_in, d_out)
+        sa_v1.W_query.copy_(sa_v2.W_query.weight.T)
+        sa_v1.W_key.copy_(sa_v2.W_key.weight.T)
+        sa_v1.W_value.copy_(sa_v2.W_value.weight.T)
+    # END SOLUTION
