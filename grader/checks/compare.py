@@ -1,0 +1,76 @@
+"""Compare an expected tensor with the learner's and say, in words, how they differ."""
+
+from __future__ import annotations
+
+import torch
+
+
+def fmt_shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+def fmt_index(flat: int, shape: torch.Size) -> str:
+    idx = []
+    for size in reversed(shape):
+        idx.append(flat % size)
+        flat //= size
+    return "[" + ", ".join(str(i) for i in reversed(idx)) + "]"
+
+
+def fmt_value(x: float) -> str:
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    return f"{x:.6g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.3e}"
+
+
+def tolerance_text(atol: float, rtol: float) -> str:
+    if rtol == 0:
+        return f"|got - expected| <= {atol:g}"
+    return f"|got - expected| <= {atol:g} + {rtol:g} * |expected|"
+
+
+def difference(
+    expected: torch.Tensor, got: torch.Tensor, atol: float, rtol: float, what: str = "output"
+) -> str | None:
+    """None when `got` matches `expected` within tolerance, else a sentence saying how not.
+
+    Matching positions of -inf/inf/NaN count as equal. The message gives the shapes when they
+    differ, otherwise how many values are off, the first differing position, the largest
+    difference and the tolerance.
+    """
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"{what}: expected shape {fmt_shape(expected)}, got {fmt_shape(got)}"
+    if got.numel() == 0:
+        return None
+    e = expected.detach().to(torch.float64).reshape(-1)
+    g = got.detach().to(torch.float64).reshape(-1)
+    same_special = (e == g) | (torch.isnan(e) & torch.isnan(g))
+    diff = (g - e).abs()
+    bad = ~same_special & ~(diff <= atol + rtol * e.abs())  # NaN differences count as bad
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return None
+    first = int(bad.nonzero()[0])
+    finite = torch.where(bad & torch.isfinite(diff), diff, torch.zeros_like(diff))
+    worst = int(finite.argmax()) if bool((finite > 0).any()) else first
+    parts = [
+        f"{what}: {n_bad} of {e.numel()} values differ",
+        f"first at {fmt_index(first, got.shape)}: expected {fmt_value(float(e[first]))}, "
+        f"got {fmt_value(float(g[first]))}",
+    ]
+    if worst != first:
+        parts.append(
+            f"largest difference {fmt_value(float(diff[worst]))} at {fmt_index(worst, got.shape)}"
+        )
+    else:
+        parts.append(f"difference {fmt_value(float(diff[first]))}")
+    nan = int(torch.isnan(g).sum()) - int((torch.isnan(e) & torch.isnan(g)).sum())
+    if nan > 0:
+        parts.append(f"{nan} NaN where the expected values are numbers")
+    parts.append(f"tolerance {tolerance_text(atol, rtol)}")
+    return "; ".join(parts)
+
+
+def describe_tensor(t: torch.Tensor) -> str:
+    """'float32 (2, 6, 3)' for the feedback's 'tried' line."""
+    return f"{str(t.dtype).replace('torch.', '')} {fmt_shape(t)}"

@@ -1,0 +1,504 @@
+"""How a check decides: small judge objects that compare what came back with what is expected.
+
+A judge sees the check's inputs, the reference's reply (`expected`, None for judges that need
+none) and the learner's reply (`got`). It returns a `Verdict`: passed or not, a message saying
+what was expected and what came back, and an optional note that is shown even on a pass (for
+a correct but unusual structure). Judges are only called with a successful reply unless they
+define `on_error`: a raised exception is otherwise reported by the engine itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import exp, lgamma, log
+from typing import TYPE_CHECKING
+
+import torch
+
+from grader.checks.compare import difference, fmt_shape, tolerance_text
+
+if TYPE_CHECKING:
+    from grader.worker.launch import Reply
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str = ""
+    note: str = ""
+
+
+PASS = Verdict(True)
+
+
+class Judge:
+    needs_expected = True
+
+    def __call__(self, inputs: dict, expected: Reply | None, got: Reply) -> Verdict:
+        raise NotImplementedError
+
+    def on_error(self, got: Reply) -> Verdict | None:
+        """A verdict for a reply that is not "ok", or None to let the engine report it."""
+        return None
+
+    @property
+    def tolerance(self) -> str:
+        return ""
+
+
+def _missing(key: str) -> Verdict:
+    return Verdict(False, f"no '{key}' came back")
+
+
+@dataclass(frozen=True)
+class Close(Judge):
+    """Values match the reference within atol + rtol * |expected|."""
+
+    keys: tuple[str, ...] = ("out",)
+    atol: float = 1e-5
+    rtol: float = 1e-4
+
+    def __call__(self, inputs, expected, got):
+        problems = []
+        for key in self.keys:
+            if key not in got.outputs:
+                return _missing(key)
+            what = "output" if key == "out" else key
+            diff = difference(expected.outputs[key], got.outputs[key], self.atol, self.rtol, what)
+            if diff:
+                problems.append(diff)
+        return Verdict(not problems, "\n".join(problems))
+
+    @property
+    def tolerance(self):
+        return tolerance_text(self.atol, self.rtol)
+
+
+@dataclass(frozen=True)
+class ShapeDType(Judge):
+    """Shape and dtype are the reference's (values are another check's business)."""
+
+    key: str = "out"
+
+    def __call__(self, inputs, expected, got):
+        if self.key not in got.outputs:
+            return _missing(self.key)
+        e, g = expected.outputs[self.key], got.outputs[self.key]
+        problems = []
+        if tuple(e.shape) != tuple(g.shape):
+            problems.append(f"expected shape {fmt_shape(e)}, got {fmt_shape(g)}")
+        if e.dtype != g.dtype:
+            problems.append(f"expected dtype {e.dtype}, got {g.dtype}")
+        return Verdict(not problems, "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class SumsToOne(Judge):
+    """Every slice along `dim` sums to 1 (no reference needed)."""
+
+    key: str = "out"
+    dim: int = -1
+    atol: float = 1e-5
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        if self.key not in got.outputs:
+            return _missing(self.key)
+        sums = got.outputs[self.key].to(torch.float64).sum(dim=self.dim)
+        diff = difference(torch.ones_like(sums), sums, self.atol, 0.0, f"sums along dim {self.dim}")
+        return Verdict(not diff, diff or "")
+
+
+@dataclass(frozen=True)
+class Unchanged(Judge):
+    """The listed inputs are bit-for-bit what they were before the call."""
+
+    names: tuple[str, ...] = ("x",)
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        for name in self.names:
+            after = got.outputs.get(f"after:{name}")
+            if after is None:
+                return _missing(f"after:{name}")
+            diff = difference(inputs[name], after, 0.0, 0.0, f"input '{name}' after the call")
+            if diff:
+                return Verdict(False, f"the call modified its input '{name}' in place: {diff}")
+        return PASS
+
+
+@dataclass(frozen=True)
+class Same(Judge):
+    """Two outputs of one reply agree, optionally only on the first `upto` tokens (dim -2)."""
+
+    a: str = "out"
+    b: str = "out1"
+    upto: int | None = None
+    atol: float = 1e-6
+    what: str = "the two outputs"
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        if self.a not in got.outputs or self.b not in got.outputs:
+            return _missing(self.b)
+        x, y = got.outputs[self.a], got.outputs[self.b]
+        if self.upto is not None:
+            x, y = x[..., : self.upto, :], y[..., : self.upto, :]
+        diff = difference(x, y, self.atol, 0.0, self.what)
+        return Verdict(not diff, diff or "")
+
+
+@dataclass(frozen=True)
+class Differ(Judge):
+    """Two outputs of one reply differ somewhere (e.g. two dropout draws)."""
+
+    a: str = "out"
+    b: str = "out1"
+    what: str = "the two outputs"
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        if self.a not in got.outputs or self.b not in got.outputs:
+            return _missing(self.b)
+        if torch.equal(got.outputs[self.a], got.outputs[self.b]):
+            return Verdict(False, f"{self.what} are identical")
+        return PASS
+
+
+@dataclass(frozen=True)
+class Raises(Judge):
+    """The call must raise an exception (any type)."""
+
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        return Verdict(False, "no error was raised")
+
+    def on_error(self, got):
+        return Verdict(True) if got.status == "error" else None
+
+
+@dataclass(frozen=True)
+class Grads(Judge):
+    """Every parameter and input gradient matches the reference's."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+
+    def __call__(self, inputs, expected, got):
+        missing = got.info.get("no_grad", [])
+        if missing:
+            return Verdict(
+                False,
+                "no gradient reached "
+                + ", ".join(missing)
+                + " (is it used through .data, .detach() or under torch.no_grad()?)",
+            )
+        problems = []
+        for key in sorted(k for k in expected.outputs if k.startswith("grad:")):
+            if key not in got.outputs:
+                return _missing(key)
+            diff = difference(
+                expected.outputs[key],
+                got.outputs[key],
+                self.atol,
+                self.rtol,
+                f"gradient of {key[5:]}",
+            )
+            if diff:
+                problems.append(diff)
+        return Verdict(not problems, "\n".join(problems[:4]))
+
+    @property
+    def tolerance(self):
+        return tolerance_text(self.atol, self.rtol)
+
+
+def _describe(reply: Reply) -> dict:
+    return reply.info.get("describe", {})
+
+
+@dataclass(frozen=True)
+class Structure(Judge):
+    """The contract's trainable parameters, by name and shape, and submodule types.
+
+    Extra or missing parameters change what the module computes or trains, so they fail.
+    A mask that is not a registered buffer only earns a note here (its device behaviour is
+    judged by the device check).
+    """
+
+    module_types: tuple[tuple[str, str], ...] = ()  # (submodule path, class name) pairs
+
+    def __call__(self, inputs, expected, got):
+        exp, mine = _describe(expected), _describe(got)
+        problems = []
+        exp_p, my_p = exp.get("params", {}), mine.get("params", {})
+        if missing := sorted(set(exp_p) - set(my_p)):
+            problems.append("missing parameters: " + ", ".join(missing))
+        if extra := sorted(set(my_p) - set(exp_p)):
+            problems.append("unexpected parameters: " + ", ".join(extra))
+        for name in sorted(set(exp_p) & set(my_p)):
+            if exp_p[name] != my_p[name]:
+                problems.append(
+                    f"{name} has shape {tuple(my_p[name])}, expected {tuple(exp_p[name])}"
+                )
+        for path, type_name in self.module_types:
+            found = mine.get("modules", {}).get(path)
+            if found != type_name:
+                problems.append(f"'{path}' should be a {type_name}, found {found or 'nothing'}")
+        note = ""
+        if "mask" in exp.get("buffers", {}) and "mask" not in mine.get("buffers", {}):
+            note = (
+                "no buffer named 'mask': the book registers it with register_buffer so that it "
+                "follows .to(device) and is saved in state_dict"
+            )
+        return Verdict(not problems, "; ".join(problems), note)
+
+
+@dataclass(frozen=True)
+class DescribeEquals(Judge):
+    """A field of the module's description equals the reference's (e.g. num_params)."""
+
+    field: str
+    label: str
+
+    def __call__(self, inputs, expected, got):
+        e, g = _describe(expected).get(self.field), _describe(got).get(self.field)
+        if e == g:
+            return PASS
+        e_text = f"{e:,}" if isinstance(e, int) else e
+        g_text = f"{g:,}" if isinstance(g, int) else g
+        return Verdict(False, f"{self.label}: expected {e_text}, got {g_text}")
+
+
+@dataclass(frozen=True)
+class MaskShape(Judge):
+    """The causal mask (a buffer, or a plain attribute) is context_length x context_length."""
+
+    def __call__(self, inputs, expected, got):
+        want = _describe(expected)["buffers"]["mask"]["shape"]
+        mine = _describe(got)
+        shape = mine.get("buffers", {}).get("mask", {}).get("shape") or mine.get(
+            "plain_tensors", {}
+        ).get("mask")
+        if shape is None:
+            return Verdict(
+                True, note="no attribute named 'mask': the context length was not checked"
+            )
+        if list(shape) == list(want):
+            return PASS
+        return Verdict(
+            False, f"the mask is {tuple(shape)}, expected {tuple(want)} (context_length)"
+        )
+
+
+@dataclass(frozen=True)
+class FollowsDevice(Judge):
+    """The module runs after `.to(device)` with inputs on that device (here the meta device)."""
+
+    needs_expected = True
+
+    def __call__(self, inputs, expected, got):
+        e = expected.info.get("device_out", [])
+        g = got.info.get("device_out", [])
+        if e == g:
+            return PASS
+        return Verdict(False, f"on the device the output was {g}, expected {e}")
+
+    def on_error(self, got):
+        message = (got.error or {}).get("message", "")
+        if got.status == "error" and "meta" in message and "device" not in message.lower():
+            return Verdict(
+                True, note="could not be checked: an operation has no meta-device kernel"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class AllOf(Judge):
+    judges: tuple[Judge, ...] = field(default_factory=tuple)
+
+    @property
+    def needs_expected(self):  # type: ignore[override]
+        return any(j.needs_expected for j in self.judges)
+
+    def __call__(self, inputs, expected, got):
+        notes = []
+        for judge in self.judges:
+            verdict = judge(inputs, expected, got)
+            if not verdict.passed:
+                return verdict
+            if verdict.note:
+                notes.append(verdict.note)
+        return Verdict(True, note="; ".join(notes))
+
+    @property
+    def tolerance(self):
+        return "; ".join(t for j in self.judges if (t := j.tolerance))
+
+
+@dataclass(frozen=True)
+class ZeroAboveDiagonal(Judge):
+    """Every entry above the diagonal of the last two dims is exactly 0."""
+
+    key: str = "out"
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        if self.key not in got.outputs:
+            return _missing(self.key)
+        out = got.outputs[self.key]
+        t = out.shape[-1]
+        above = torch.ones(t, t, dtype=torch.bool).triu(1).expand_as(out)
+        bad = int((out[above] != 0).sum())
+        if bad:
+            return Verdict(
+                False, f"{bad} weights above the diagonal are not 0: future tokens leak in"
+            )
+        return PASS
+
+
+# -- dropout -----------------------------------------------------------------------------
+
+
+def binomial_bounds(n: int, p: float, tail: float = 1e-7) -> tuple[int, int]:
+    """Counts k with P(X < k) < tail and P(X > k) < tail for X ~ Binomial(n, p)."""
+    log_pmf = [
+        lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log(1 - p)
+        for k in range(n + 1)
+    ]
+    pmf = [exp(v) for v in log_pmf]
+    low, acc = 0, 0.0
+    while acc + pmf[low] < tail:
+        acc += pmf[low]
+        low += 1
+    high, acc = n, 0.0
+    while acc + pmf[high] < tail:
+        acc += pmf[high]
+        high -= 1
+    return low, high
+
+
+def recover_weights(out: torch.Tensor, values: list[torch.Tensor], proj=None) -> torch.Tensor:
+    """Undo the value (and output) projections of an attention output, heads stacked on dim 1.
+
+    The dropout checks feed one-hot tokens and orthogonal value matrices V_h, so a head's
+    context is A_h @ V_h^T and A_h = context_h @ V_h; `proj` = (weight, bias) of out_proj,
+    also orthogonal, is undone first. Works in float64.
+    """
+    ctx = out.to(torch.float64)
+    if proj is not None:
+        weight, bias = proj
+        ctx = (ctx - bias.to(torch.float64)) @ weight.to(torch.float64)
+    width = values[0].shape[0]
+    heads = [
+        ctx[..., h * width : (h + 1) * width] @ v.to(torch.float64) for h, v in enumerate(values)
+    ]
+    return torch.stack(heads, dim=1)  # (b, heads, T, T)
+
+
+@dataclass(frozen=True)
+class DropoutOnWeights(Judge):
+    """Train mode: each attention weight is either dropped (0) or scaled by 1/(1-p), and about
+    a share p is dropped. The weights are recovered from the output (see `recover_weights`);
+    `value_keys` name the inputs holding each head's value matrix, `proj` out_proj's inputs.
+    """
+
+    p: float
+    value_keys: tuple[str, ...]
+    proj: tuple[str, str] | None = None
+    tail: float = 1e-7  # chance that a correct dropout lands outside the accepted range
+
+    def _recover(self, inputs, out):
+        proj = (inputs[self.proj[0]], inputs[self.proj[1]]) if self.proj else None
+        return recover_weights(out, [inputs[k] for k in self.value_keys], proj)
+
+    def __call__(self, inputs, expected, got):
+        if "out" not in got.outputs:
+            return _missing("out")
+        weights = self._recover(inputs, expected.outputs["eval"])  # the reference, no dropout
+        dropped_out = self._recover(inputs, got.outputs["out"])
+        t = weights.shape[-1]
+        lower = torch.ones(t, t, dtype=torch.bool).tril().expand_as(weights)
+        scaled = weights / (1 - self.p)
+        is_zero = dropped_out.abs() <= 1e-4
+        is_kept = (dropped_out - scaled).abs() <= 1e-4 + 1e-3 * scaled.abs()
+        is_unscaled = (dropped_out - weights).abs() <= 1e-4 + 1e-3 * weights.abs()
+        n = int(lower.sum())
+        if bool(is_unscaled[lower].all()):
+            return Verdict(
+                False, "train mode gave the same weights as eval mode: no dropout was applied"
+            )
+        if not bool((is_zero | lower).all()):
+            return Verdict(False, "weights above the diagonal are not zero in train mode")
+        fine = is_zero | is_kept
+        if not bool(fine[lower].all()):
+            unscaled = bool((is_zero | is_unscaled)[lower].all())
+            if unscaled:
+                return Verdict(
+                    False, f"kept weights are not rescaled by 1/(1-p) = {1 / (1 - self.p):.4g}"
+                )
+            bad = int((~fine & lower).sum())
+            return Verdict(
+                False,
+                f"{bad} of {n} attention weights are neither 0 nor weight/(1-p): dropout should "
+                "act on the attention weights after the softmax, before they multiply the values",
+            )
+        k = int((is_zero & lower).sum())
+        low, high = binomial_bounds(n, self.p, self.tail)
+        if not low <= k <= high:
+            return Verdict(
+                False,
+                f"{k} of {n} weights ({k / n:.0%}) were dropped with p={self.p}; a correct dropout "
+                f"drops between {low} and {high} here",
+            )
+        return PASS
+
+    @property
+    def tolerance(self):
+        return f"dropped count inside the central 1 - {2 * self.tail:g} of Binomial(n, p)"
+
+
+@dataclass(frozen=True)
+class DropoutElementwise(Judge):
+    """Dropout on a plain tensor (input `source`): `aspect` "rate" counts the zeros against
+    Binomial(n, p); "scale" checks that every kept entry is input / (1 - p)."""
+
+    p: float
+    aspect: str  # "rate" or "scale"
+    source: str = "attn_weights"
+    tail: float = 1e-7
+    needs_expected = False
+
+    def __call__(self, inputs, expected, got):
+        if "out" not in got.outputs:
+            return _missing("out")
+        x = inputs[self.source].to(torch.float64)
+        y = got.outputs["out"].to(torch.float64)
+        if y.shape != x.shape:
+            return Verdict(False, f"expected shape {fmt_shape(x)}, got {fmt_shape(y)}")
+        zero = y == 0
+        if self.aspect == "scale":
+            ratio = y[~zero] / x[~zero]
+            want = 1 / (1 - self.p)
+            if bool(((ratio - want).abs() <= 1e-5 * want).all()):
+                return PASS
+            median = float(ratio.median()) if ratio.numel() else float("nan")
+            return Verdict(
+                False, f"kept weights are multiplied by {median:.4g}, expected 1/(1-p) = {want:.4g}"
+            )
+        n, k = x.numel(), int(zero.sum())
+        low, high = binomial_bounds(n, self.p, self.tail)
+        if low <= k <= high:
+            return PASS
+        return Verdict(
+            False,
+            f"{k} of {n} weights ({k / n:.1%}) were zeroed with p={self.p}; a correct dropout "
+            f"zeroes between {low} and {high} here",
+        )
+
+    @property
+    def tolerance(self):
+        if self.aspect == "scale":
+            return "|ratio - 1/(1-p)| <= 1e-5 / (1-p)"
+        return f"zero count inside the central 1 - {2 * self.tail:g} of Binomial(n, p)"

@@ -1,0 +1,123 @@
+"""attention-grade: grade a submission of the chapter-3 exercises.
+
+    attention-grade                      grade ./exercises
+    attention-grade PATH                 grade a submission folder, or a .zip of one
+    attention-grade PATH --only NAME     grade one exercise (a function or class name)
+    attention-grade PATH --json FILE     also write Gradescope's results.json
+
+Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
+found or read (or the command is wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grader import checks
+from grader.judge.engine import Options, grade
+from grader.judge.expected import KitError
+from grader.judge.submission import SubmissionError
+from grader.report import console as console_report
+from grader.report import gradescope
+
+EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+
+def grade_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attention-grade",
+        description="Grade the chapter-3 attention exercises (Build a Large Language Model "
+        "From Scratch) and explain every failure.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exercises: " + ", ".join(e.name for e in checks.EXERCISES),
+    )
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default="exercises",
+        help="submission folder or .zip (default: ./exercises)",
+    )
+    parser.add_argument(
+        "--only", metavar="NAME", help="grade one exercise by its function or class name"
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", type=Path, help="write Gradescope's results.json here"
+    )
+    parser.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="compare with the committed fixtures even where solutions/ is present "
+        "(what a learner's copy does); implies --no-hidden",
+    )
+    parser.add_argument("--no-hidden", action="store_true", help="skip the hidden checks")
+    parser.add_argument("--seed", type=int, help="seed of the hidden checks (default: drawn now)")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per call (default 20)")
+    parser.add_argument(
+        "--no-hints", action="store_true", help="leave the exercise hints out of the feedback"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(
+        only=args.only,
+        hidden=False if (args.no_hidden or args.fixtures) else None,
+        seed=args.seed,
+        timeout=args.timeout,
+        hints=not args.no_hints,
+        use_solutions=False if args.fixtures else None,
+    )
+
+
+def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.only:
+        try:
+            checks.find(args.only)
+        except KeyError as e:
+            err.print(f"attention-grade: {e.args[0]}", markup=False)
+            return EXIT_UNREADABLE
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=args.quiet or not err.is_terminal,
+    )
+    try:
+        with progress:
+            task = progress.add_task("grading", total=None)
+
+            def advance(result, done, total):
+                progress.update(task, completed=done, total=total, description=result.exercise)
+
+            report = grade(args.path, options_from(args), advance)
+    except SubmissionError as e:
+        err.print(f"attention-grade: {e}", markup=False)
+        return EXIT_UNREADABLE
+    except KitError as e:
+        err.print(f"attention-grade: kit error: {e}", markup=False)
+        return EXIT_UNREADABLE
+    console_report.render(report, out)
+    if args.json:
+        gradescope.write(report, args.json)
+        out.print(f"wrote {args.json}", markup=False)
+    return EXIT_PASSED if report.all_passed else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out, err = Console(), Console(stderr=True)
+    args = grade_parser().parse_args(argv)
+    return run_grade(args, out, err)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

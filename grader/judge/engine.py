@@ -1,0 +1,263 @@
+"""The judge: run every check of a submission and turn what comes back into results.
+
+For each check the engine builds the inputs (a fixed seed for public checks, a seed drawn at
+grading time for hidden ones), sends the probe to the worker, gets the expected values from
+the reference or the fixtures, and lets the check's judge decide. This process never imports
+learner code; everything learner-made arrives as plain tensors through `grader.worker`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import checks, paths
+from grader.checks.judges import Verdict
+from grader.checks.spec import Check, Exercise, where_to_look
+from grader.judge import reference
+from grader.judge.expected import FromFixtures, FromReference, KitError
+from grader.judge.submission import open_submission
+from grader.report.results import (
+    CRASHED,
+    ERROR,
+    FAILED,
+    MISSING,
+    NOT_ATTEMPTED,
+    NOTE,
+    PASSED,
+    TIMEOUT,
+    CheckResult,
+    Report,
+)
+from grader.rng import Rng, stable_seed
+from grader.worker.launch import Reply, Worker
+
+MAX_TIMEOUTS_PER_EXERCISE = 2
+
+
+@dataclass
+class Options:
+    only: str | None = None  # grade one exercise, by its function or class name
+    hidden: bool | None = None  # hidden checks: None = whenever solutions/ is present
+    use_solutions: bool | None = None  # None: if present; False: fixtures, as a learner's copy
+    seed: int | None = None  # the hidden checks' seed (drawn at grading time if None)
+    timeout: float = 20.0  # seconds per call
+    import_timeout: float = 30.0  # seconds to import one of the submission's modules
+    startup_timeout: float = 120.0  # seconds for a worker to start (it imports torch)
+    threads: int = 1  # torch threads in the worker
+    hints: bool = True  # show each exercise's hint with its failures
+    wrap: list[str] = field(default_factory=list)  # command prefix for the worker (a sandbox)
+    isolation: str = "subprocess"
+
+
+class Session:
+    """The worker grading one submission: started on demand, restarted after a crash,
+    and remembering which modules could not be imported so they are not tried again."""
+
+    def __init__(self, folder: Path, options: Options):
+        self.folder = folder
+        self.options = options
+        self.worker: Worker | None = None
+        self.imported: set[str] = set()
+        self.broken: dict[str, Reply] = {}
+
+    def call(self, module: str, probe: dict, inputs: dict) -> Reply:
+        if module in self.broken:
+            return self.broken[module]
+        if self.worker is None or not self.worker.alive:
+            if self.worker is not None:
+                self.worker.close()
+            self.worker = Worker(
+                self.folder,
+                startup_timeout=self.options.startup_timeout,
+                threads=self.options.threads,
+                wrap=self.options.wrap,
+            )
+            self.imported = set()
+            if not self.worker.start():
+                return self.worker.startup_error
+        if module not in self.imported:
+            reply = self.worker.import_module(module, self.options.import_timeout)
+            if not reply.ok:
+                reply.info["phase"] = "import"
+                self.broken[module] = reply
+                return reply
+            self.imported.add(module)
+        return self.worker.call(probe, inputs, self.options.timeout)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def select(only: str | None) -> tuple[Exercise, ...]:
+    return (checks.find(only),) if only else checks.EXERCISES
+
+
+def plan(exercises, hidden: bool, hidden_seed: int) -> list[tuple[Exercise, Check, int, bool]]:
+    """(exercise, check, seed, is_hidden) in grading order: public checks, then hidden ones."""
+    steps = []
+    for ex in exercises:
+        steps += [(ex, c, stable_seed(ex.name, c.name), False) for c in ex.checks]
+        if hidden:
+            steps += [
+                (ex, c, stable_seed(ex.name, c.name, hidden_seed), True)
+                for c in ex.checks
+                if c.randomized
+            ]
+    return steps
+
+
+def grade(
+    source: str | Path,
+    options: Options | None = None,
+    progress: Callable[[CheckResult, int, int], None] | None = None,
+) -> Report:
+    """Grade the submission at `source` (a folder or a .zip)."""
+    options = options or Options()
+    exercises = select(options.only)
+    lookup = reference.load() if options.use_solutions is not False else None
+    hidden = lookup is not None if options.hidden is None else options.hidden
+    if hidden and lookup is None:
+        raise KitError("hidden checks need the reference solutions (solutions/ is missing)")
+    expected = FromReference(lookup) if lookup else FromFixtures(paths.FIXTURES)
+    hidden_seed = options.seed if options.seed is not None else secrets.randbits(31)
+    steps = plan(exercises, hidden, hidden_seed)
+    start = time.monotonic()
+    with open_submission(source) as submission, Session(submission.folder, options) as session:
+        report = Report(
+            submission=str(source),
+            isolation=options.isolation,
+            expected_from=expected.name,
+            hidden_checks=hidden,
+        )
+        if hidden:
+            report.notes.append(f"hidden checks drawn with seed {hidden_seed}")
+        timeouts: dict[str, int] = {}
+        for i, (ex, check, seed, is_hidden) in enumerate(steps):
+            inputs: dict = {}
+            if timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
+                got = Reply(
+                    "timeout",
+                    error={
+                        "type": "timeout",
+                        "frames": [],
+                        "message": "not run: earlier checks of this exercise timed out",
+                    },
+                )
+            else:
+                inputs = check.inputs(Rng(seed))
+                got = session.call(ex.module, ex.probe(check), inputs)
+                if got.status == "timeout":
+                    timeouts[ex.name] = timeouts.get(ex.name, 0) + 1
+            if got.status == "ok" or check.judge.on_error(got) is not None:
+                want = expected.get(ex, check, inputs) if check.judge.needs_expected else None
+            else:
+                want = None
+            result = evaluate(ex, check, inputs, want, got, is_hidden, options.hints)
+            report.results.append(result)
+            if progress:
+                progress(result, i + 1, len(steps))
+    report.seconds = time.monotonic() - start
+    return report
+
+
+# -- turning replies into results ---------------------------------------------------------
+
+_STATUS = {
+    "not_attempted": NOT_ATTEMPTED,
+    "missing": MISSING,
+    "error": ERROR,
+    "contract": ERROR,
+    "timeout": TIMEOUT,
+    "died": CRASHED,
+    "protocol": CRASHED,
+}
+
+
+def evaluate(
+    ex: Exercise,
+    check: Check,
+    inputs: dict,
+    expected: Reply | None,
+    got: Reply,
+    hidden: bool,
+    hints: bool = True,
+) -> CheckResult:
+    if got.status == "ok":
+        verdict = check.judge(inputs, expected, got)
+    else:
+        verdict = check.judge.on_error(got)
+    if verdict is not None:
+        status = PASSED if verdict.passed else (NOTE if check.points == 0 else FAILED)
+        body = verdict.message
+    else:
+        status = NOTE if check.points == 0 else _STATUS[got.status]
+        body = _describe_error(got)
+    passed = verdict is not None and verdict.passed
+    result = CheckResult(
+        exercise=ex.name,
+        check=check.name,
+        title=check.title,
+        status=status,
+        points=check.points if passed else 0,
+        max_points=check.points,
+        note=verdict.note if verdict is not None else "",
+        hidden=hidden,
+        section=ex.section,
+        seconds=got.seconds,
+    )
+    if not passed:
+        result.summary = body.splitlines()[0] if body else ""
+        result.feedback = feedback(ex, check, body, got, hints, with_likely=verdict is not None)
+    return result
+
+
+def _describe_error(got: Reply) -> str:
+    err = got.error or {}
+    message = err.get("message", "")
+    if got.status == "missing":
+        return message
+    if got.status == "not_attempted":
+        return f"not attempted yet: {message}"
+    if got.status in ("timeout", "died", "protocol"):
+        return message + (
+            " while importing the module" if got.info.get("phase") == "import" else ""
+        )
+    where = " while importing the module" if got.info.get("phase") == "import" else ""
+    lines = [f"raised {err.get('type', 'an exception')}{where}: {message}"]
+    for frame in err.get("frames", [])[-3:]:
+        lines.append(
+            f"  at {frame['file']}:{frame['line']} in {frame['function']}: {frame['code']}"
+        )
+    return "\n".join(lines)
+
+
+def feedback(
+    ex: Exercise, check: Check, body: str, got: Reply, hints: bool, with_likely: bool
+) -> str:
+    lines = [f"tried:    {check.tries}"]
+    label = "result:   " if with_likely else "problem:  "
+    for i, line in enumerate(body.splitlines() or [""]):
+        lines.append((label if i == 0 else " " * 10) + line)
+    if check.likely and with_likely:
+        lines.append(f"likely:   {check.likely}")
+    if hints and ex.hint:
+        lines.append(f"hint:     {ex.hint}")
+    lines.append(f"look at:  {where_to_look(check.look or ex.section)}")
+    if got.printed.strip():
+        printed = "\n".join("  | " + line for line in got.printed.rstrip().splitlines()[-15:])
+        lines.append("your code printed:\n" + printed)
+    return "\n".join(lines)
+
+
+__all__ = ["Options", "Session", "Verdict", "evaluate", "grade", "plan", "select"]

@@ -1,0 +1,83 @@
+"""The report in a terminal: a table of exercises, then what went wrong and where to look.
+
+All learner-derived text (messages, printed output) goes through `rich.text.Text`, never
+through markup, so a submission cannot style or hide parts of its own report.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.checks.spec import where_to_look
+from grader.report.results import MISSING, NOT_ATTEMPTED, PASSED, Report
+
+STYLES = {PASSED: "green", NOT_ATTEMPTED: "dim", MISSING: "yellow"}
+
+
+def _points(points: float, max_points: int) -> str:
+    return f"{points:g}/{max_points}"
+
+
+def render(report: Report, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"Attention exercise kit: {report.submission}", title_justify="left")
+    table.add_column("Exercise")
+    table.add_column("Book", style="dim")
+    table.add_column("Points", justify="right")
+    table.add_column("Status")
+    summaries = report.exercises()
+    for ex in summaries:
+        status = ex.status
+        style = STYLES.get(status, "red")
+        mark = "✓" if status == PASSED else ("·" if status == NOT_ATTEMPTED else "✗")
+        table.add_row(
+            ex.name,
+            ex.section,
+            _points(ex.points, ex.max_points),
+            Text(f"{mark} {status}", style=style),
+        )
+    console.print(table)
+
+    for ex in summaries:
+        if not ex.failed:
+            continue
+        if ex.status in (NOT_ATTEMPTED, MISSING):
+            reason = "not attempted yet" if ex.status == NOT_ATTEMPTED else ex.failed[0].summary
+            line = Text(f"· {ex.name}: ", style="bold")
+            line.append(f"{reason} (read {where_to_look(ex.section)})")
+            console.print(line)
+            continue
+        for r in ex.failed:
+            head = Text(f"✗ {r.name}", style="bold red" if r.counts else "bold yellow")
+            head.append(
+                f"  {_points(r.points, r.max_points)}" if r.counts else "  (a note, no points)",
+                style="dim",
+            )
+            console.print()
+            console.print(head)
+            console.print(Text(_indent(r.feedback)))
+    notes = [r for r in report.results if r.passed and r.note]
+    if notes:
+        console.print()
+        for r in notes:
+            line = Text(f"note: {r.name}: ", style="yellow")
+            line.append(r.note)
+            console.print(line)
+
+    done = sum(1 for ex in summaries if ex.status == PASSED)
+    console.print()
+    total = Text(f"Total: {_points(report.score, report.max_score)} points", style="bold")
+    total.append(f"  ·  {done} of {len(summaries)} exercises complete  ·  {report.seconds:.1f} s")
+    console.print(total)
+    context = f"expected values: {report.expected_from}; worker isolation: {report.isolation}"
+    if not report.hidden_checks:
+        context += "; hidden checks run only when an instructor grades"
+    console.print(Text(context, style="dim"))
+    for note in report.notes:
+        console.print(Text(note, style="dim"))
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())

@@ -1,0 +1,124 @@
+"""What grading produces: one result per check, grouped into a report.
+
+Everything the console table, Gradescope's results.json, the pytest plugin and batch grading
+show comes from these objects, so the verdicts cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Statuses of a check. "note" marks a zero-point check: shown, never deducted.
+PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING, TIMEOUT, CRASHED, NOTE = (
+    "passed",
+    "failed",
+    "error",
+    "not attempted",
+    "missing",
+    "timeout",
+    "crashed",
+    "note",
+)
+
+
+@dataclass
+class CheckResult:
+    exercise: str
+    check: str  # the check's id within the exercise
+    title: str
+    status: str
+    points: float
+    max_points: int
+    feedback: str = ""  # empty for a pass (a pass may still carry a note)
+    summary: str = ""  # the first line of what went wrong
+    note: str = ""
+    hidden: bool = False  # drawn at grading time, visible to instructors only
+    section: str = ""
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        suffix = " (hidden)" if self.hidden else ""
+        return f"{self.exercise}: {self.title}{suffix}"
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (PASSED, NOTE)
+
+    @property
+    def counts(self) -> bool:
+        """Zero-point notes never make a submission fail."""
+        return self.max_points > 0
+
+
+@dataclass
+class ExerciseSummary:
+    name: str
+    section: str
+    points: float
+    max_points: int
+    status: str  # passed | not attempted | missing | N of M checks failed
+    failed: list[CheckResult]
+
+
+@dataclass
+class Report:
+    submission: str
+    results: list[CheckResult] = field(default_factory=list)
+    isolation: str = "subprocess"
+    expected_from: str = "reference"  # or "fixtures"
+    hidden_checks: bool = False
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.max_points for r in self.results)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(r.passed for r in self.results if r.counts)
+
+    def exercises(self) -> list[ExerciseSummary]:
+        order: dict[str, list[CheckResult]] = {}
+        for r in self.results:
+            order.setdefault(r.exercise, []).append(r)
+        return [_summarise(name, rs) for name, rs in order.items()]
+
+    def to_dict(self) -> dict:
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "isolation": self.isolation,
+            "expected_from": self.expected_from,
+            "hidden_checks": self.hidden_checks,
+            "seconds": round(self.seconds, 2),
+            "results": [asdict(r) for r in self.results],
+        }
+
+
+def _summarise(name: str, results: list[CheckResult]) -> ExerciseSummary:
+    scored = [r for r in results if r.counts]
+    failed = [r for r in scored if not r.passed]
+    statuses = {r.status for r in scored}
+    if not failed:
+        status = PASSED
+    elif statuses == {NOT_ATTEMPTED}:
+        status = NOT_ATTEMPTED
+    elif statuses == {MISSING}:
+        status = MISSING
+    else:
+        status = f"{len(failed)} of {len(scored)} checks failed"
+    return ExerciseSummary(
+        name=name,
+        section=results[0].section,
+        points=sum(r.points for r in results),
+        max_points=sum(r.max_points for r in results),
+        status=status,
+        failed=failed + [r for r in results if not r.counts and not r.passed],
+    )

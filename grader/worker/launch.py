@@ -1,0 +1,280 @@
+"""Judge side of the worker: start it, send probes, enforce deadlines, kill it.
+
+Every call has a wall-clock deadline enforced here, outside the worker. A worker that misses
+it, dies, or sends anything malformed is killed with its whole process group, and the call
+is answered with a status saying so; the next call starts a fresh worker. Replies are read
+by a background thread, so neither a silent worker nor a flood of output can block the judge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from grader.worker import wire
+
+KIT_PARENT = Path(__file__).resolve().parents[2]
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[2]); from grader.worker.harness import main; main()"
+)
+STDERR_KEEP = 64 << 10  # bytes of learner output kept per worker
+ERROR_STATUSES = ("timeout", "died", "protocol")
+
+
+@dataclass
+class Reply:
+    """What came back from one probe call."""
+
+    status: str  # ok | not_attempted | error | contract | missing | timeout | died | protocol
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    error: dict | None = None
+    printed: str = ""  # what the learner's code wrote to stdout/stderr during the call
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class _Output:
+    """Drains a stream into a bounded buffer; remembers how much has been read in total."""
+
+    def __init__(self, stream):
+        self._buf = bytearray()
+        self._total = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+
+    def _drain(self, stream):
+        while chunk := stream.read1(65536):
+            with self._lock:
+                self._buf += chunk
+                self._total += len(chunk)
+                del self._buf[:-STDERR_KEEP]
+
+    def mark(self) -> int:
+        with self._lock:
+            return self._total
+
+    def since(self, mark: int, limit: int = 2000) -> str:
+        with self._lock:
+            new = self._total - mark
+            data = bytes(self._buf[-new:]) if new > 0 else b""
+        text = data.decode("utf-8", "replace")
+        if len(text) > limit:
+            text = f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+        return text
+
+
+def worker_env(home: str, threads: int) -> dict[str, str]:
+    """A minimal environment: no tokens, paths or CI variables of the judge leak into it."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "ATTENTION_GRADER_THREADS": str(threads),
+    }
+
+
+class Worker:
+    """One worker process for one submission folder."""
+
+    def __init__(
+        self,
+        submission: Path,
+        *,
+        startup_timeout: float = 120.0,
+        threads: int = 1,
+        wrap: list[str] | None = None,
+    ):
+        self.submission = Path(submission)
+        self.startup_timeout = startup_timeout
+        self.threads = threads
+        self.wrap = wrap or []  # a command prefix (a sandbox) to run the worker under
+        self.proc: subprocess.Popen | None = None
+        self._frames: queue.Queue = queue.Queue()
+        self._seq = 0
+        self._home = None
+        self.startup_error: Reply | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start the worker; False (and `startup_error` set) when it does not come up."""
+        self._home = tempfile.TemporaryDirectory(prefix="attention-worker-")
+        command = [
+            *self.wrap,
+            sys.executable,
+            "-I",
+            "-B",
+            "-c",
+            _BOOT,
+            str(self.submission),
+            str(KIT_PARENT),
+        ]
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self._home.name,
+            env=worker_env(self._home.name, self.threads),
+            start_new_session=True,
+        )
+        self._frames = queue.Queue()
+        self._output = _Output(self.proc.stderr)
+        threading.Thread(
+            target=self._read_frames, args=(self.proc.stdout, self._frames), daemon=True
+        ).start()
+        reply = self._wait(self.startup_timeout, expect_id=None, mark=0)
+        if reply.status != "ok":
+            self.startup_error = reply
+            return False
+        return True
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.proc.stdin.write(wire.encode({"op": "exit"}))
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired, ValueError):
+                pass
+        self.kill()
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    # -- calls ----------------------------------------------------------------------------
+    def call(self, probe: dict, inputs: dict[str, torch.Tensor], timeout: float) -> Reply:
+        """Run one probe; always returns, within about `timeout` seconds."""
+        return self._request({"op": "run", "probe": probe}, inputs, timeout)
+
+    def import_module(self, module: str, timeout: float) -> Reply:
+        """Import one of the submission's modules (status "missing" when it has none)."""
+        return self._request({"op": "import", "module": module}, {}, timeout)
+
+    def _request(self, header: dict, inputs: dict[str, torch.Tensor], timeout: float) -> Reply:
+        if not self.alive:
+            return Reply(
+                "died", error={"type": "died", "message": "the worker is not running", "frames": []}
+            )
+        self._seq += 1
+        mark = self._output.mark()
+        start = time.monotonic()
+        frame = wire.encode({**header, "id": self._seq}, inputs)
+        writer = threading.Thread(target=self._send, args=(frame,), daemon=True)
+        writer.start()
+        writer.join(timeout)
+        remaining = timeout - (time.monotonic() - start)
+        reply = self._wait(max(remaining, 0.0), expect_id=self._seq, mark=mark)
+        reply.seconds = time.monotonic() - start
+        return reply
+
+    def _send(self, frame: bytes) -> None:
+        try:
+            self.proc.stdin.write(frame)
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            pass  # the worker is gone; the reader notices
+
+    @staticmethod
+    def _read_frames(stream, frames: queue.Queue) -> None:
+        while True:
+            try:
+                frames.put(wire.read_frame(stream))
+            except EOFError:
+                frames.put(EOFError())
+                return
+            except (wire.WireError, OSError, ValueError) as e:
+                frames.put(wire.WireError(str(e)))
+                return
+
+    def _wait(self, timeout: float, expect_id: int | None, mark: int) -> Reply:
+        try:
+            item = self._frames.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            return self._failure("timeout", f"no answer within {timeout:.0f} s", mark)
+        if isinstance(item, EOFError):
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.kill()
+            return self._failure("died", _describe_exit(code), mark)
+        if isinstance(item, wire.WireError):
+            self.kill()
+            return self._failure("protocol", f"the worker sent a malformed reply: {item}", mark)
+        header, tensors = item
+        if expect_id is None:
+            ok = header.get("ready") is True
+            return Reply("ok") if ok else self._failure("protocol", "bad greeting", mark)
+        status = header.get("status")
+        if header.get("id") != expect_id or status not in {
+            "ok",
+            "not_attempted",
+            "error",
+            "contract",
+            "missing",
+        }:
+            self.kill()
+            return self._failure("protocol", "the worker's reply does not match the request", mark)
+        error = header.get("error") if isinstance(header.get("error"), dict) else None
+        info = header.get("info") if isinstance(header.get("info"), dict) else {}
+        return Reply(
+            status, tensors if status == "ok" else {}, info, error, self._output.since(mark)
+        )
+
+    def _failure(self, status: str, message: str, mark: int) -> Reply:
+        time.sleep(0.05)  # let the output reader catch the last lines the worker wrote
+        return Reply(
+            status,
+            error={"type": status, "message": message, "frames": []},
+            printed=self._output.since(mark),
+        )
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the worker stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"the worker was killed by {name}{hint}"
+    return f"the worker exited with code {code} (os._exit or a crash in native code?)"

@@ -1,0 +1,214 @@
+"""Probes: what to do with a learner's function or class, written as data.
+
+A probe spec is a small JSON object (`{"kind": "call", "target": "softmax_stable", ...}`).
+`run_probe(spec, inputs, lookup)` carries it out and returns named output tensors plus JSON
+info. The worker runs probes against the submission; the judge runs the very same probes
+against the reference solutions. Expected and actual values therefore come from one
+procedure, and the only thing that differs is whose code `lookup` returns.
+
+Output names: `out` for the first result (`out1`, `out2`, ... for later ones), `grad:NAME` for
+gradients, `after:NAME` for an input as it was after the call (to catch in-place changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+Lookup = Callable[[str, str], Any]  # (module, name) -> object
+Outputs = dict[str, torch.Tensor]
+
+WEIGHT_PREFIX = "w:"  # inputs named "w:W_query.weight" are loaded into the module by that name
+
+
+class ContractError(Exception):
+    """The submission's object does not have the shape the contract promises."""
+
+
+def tensor_ref(name: str) -> dict:
+    """In a probe's args or kwargs: use the input tensor called `name`."""
+    return {"tensor": name}
+
+
+def out_key(i: int) -> str:
+    return "out" if i == 0 else f"out{i}"
+
+
+def _resolve(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, dict) and set(value) == {"tensor"}:
+        return tensors[value["tensor"]]
+    return value
+
+
+def _as_tensor(result: Any, what: str) -> torch.Tensor:
+    if not isinstance(result, torch.Tensor):
+        raise ContractError(f"{what} returned {type(result).__name__}, expected a torch.Tensor")
+    return result
+
+
+def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
+    """Call a function: `repeat` times with the same arguments, optionally backward."""
+    fn = lookup(spec["module"], spec["target"])
+    tensors = {name: t.clone() for name, t in inputs.items()}
+    for name in spec.get("grad_of", ()):
+        tensors[name].requires_grad_(True)
+    args = [_resolve(a, tensors) for a in spec.get("args", ())]
+    kwargs = {k: _resolve(v, tensors) for k, v in spec.get("kwargs", {}).items()}
+    outputs: Outputs = {}
+    torch.manual_seed(spec.get("seed", 0))
+    for i in range(spec.get("repeat", 1)):
+        outputs[out_key(i)] = _as_tensor(fn(*args, **kwargs), spec["target"])
+    upstream = spec.get("upstream")
+    if upstream:
+        (outputs["out"] * inputs[upstream]).sum().backward()
+        for name in spec.get("grad_of", ()):
+            grad = tensors[name].grad
+            outputs[f"grad:{name}"] = torch.zeros_like(tensors[name]) if grad is None else grad
+    for a in spec.get("args", ()):
+        if isinstance(a, dict) and "tensor" in a:
+            outputs[f"after:{a['tensor']}"] = tensors[a["tensor"]]
+    return outputs, {}
+
+
+def _get_path(module: nn.Module, path: str) -> Any:
+    target: Any = module
+    for part in path.split("."):
+        if not hasattr(target, part):
+            raise ContractError(
+                f"{type(module).__name__} has no attribute '{path}' (the contract names it so)"
+            )
+        target = getattr(target, part)
+    return target
+
+
+def load_weights(module: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Copy tensors into the module through the contract's attribute names."""
+    with torch.no_grad():
+        for path, value in weights.items():
+            target = _get_path(module, path)
+            if target is None:
+                raise ContractError(
+                    f"'{path}' is None: an nn.Linear built with bias=False has no bias "
+                    "(was qkv_bias passed on?)"
+                )
+            if not isinstance(target, torch.Tensor):
+                raise ContractError(f"'{path}' is a {type(target).__name__}, not a tensor")
+            if tuple(target.shape) != tuple(value.shape):
+                raise ContractError(
+                    f"'{path}' has shape {tuple(target.shape)}, expected {tuple(value.shape)}"
+                )
+            target.copy_(value)
+
+
+def describe(module: nn.Module) -> dict:
+    """The module's structure as JSON: parameters, buffers, submodules, plain attributes."""
+    persistent = set(module.state_dict(keep_vars=True))
+    plain_tensors, attrs = {}, {}
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if name.startswith("_") or name == "training":
+                continue
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, torch.Tensor):
+                plain_tensors[full] = list(value.shape)
+            elif isinstance(value, (bool, int, float, str)) and not prefix:
+                attrs[name] = value
+    return {
+        "type": type(module).__name__,
+        "params": {n: list(p.shape) for n, p in module.named_parameters() if p.requires_grad},
+        "frozen": sorted(n for n, p in module.named_parameters() if not p.requires_grad),
+        "buffers": {
+            n: {"shape": list(b.shape), "dtype": str(b.dtype), "persistent": n in persistent}
+            for n, b in module.named_buffers()
+        },
+        "plain_tensors": plain_tensors,
+        "modules": {n: type(m).__name__ for n, m in module.named_modules() if n},
+        "attrs": attrs,
+        "dropout": {n: m.p for n, m in module.named_modules() if isinstance(m, nn.Dropout)},
+        "num_params": sum(p.numel() for p in module.parameters() if p.requires_grad),
+    }
+
+
+def _build(spec: dict, lookup: Lookup) -> nn.Module:
+    factory = lookup(spec["module"], spec["target"])
+    torch.manual_seed(spec.get("init_seed", 0))
+    module = factory(**spec.get("init", {}))
+    if not isinstance(module, nn.Module):
+        raise ContractError(f"{spec['target']}(...) gave {type(module).__name__}, not an nn.Module")
+    return module
+
+
+def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
+    """Build a module, load weights, run forward on each named input (and maybe backward)."""
+    module = _build(spec, lookup)
+    info: dict = {}
+    if spec.get("describe"):
+        info["describe"] = describe(module)
+    weights = {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith(WEIGHT_PREFIX)}
+    load_weights(module, weights)
+    module.train(spec.get("mode", "eval") == "train")
+    device = spec.get("device")
+    if device:
+        module = module.to(device)
+    upstream = spec.get("upstream")
+    outputs: Outputs = {}
+    for i, name in enumerate(spec.get("forward", ())):
+        x = inputs[name].clone()
+        if device:
+            x = x.to(device)
+        if upstream and i == 0:
+            x.requires_grad_(True)
+        torch.manual_seed(spec.get("seed", 0) + i)
+        y = _as_tensor(module(x), f"{spec['target']}.forward")
+        if device:
+            info.setdefault("device_out", []).append(
+                {"shape": list(y.shape), "device": str(y.device)}
+            )
+            continue
+        outputs[out_key(i)] = y
+        outputs[f"after:{name}"] = x
+        if upstream and i == 0:
+            (y * inputs[upstream]).sum().backward()
+            outputs[f"grad:{name}"] = torch.zeros_like(x) if x.grad is None else x.grad
+            for path in weights:
+                grad = _get_path(module, path).grad
+                if grad is None:
+                    info.setdefault("no_grad", []).append(path)
+                    grad = torch.zeros_like(weights[path])
+                outputs[f"grad:{path}"] = grad
+    if spec.get("eval_too"):
+        # The same weights without dropout: what the dropout checks compare against.
+        module.eval()
+        with torch.no_grad():
+            outputs["eval"] = module(inputs[spec["forward"][0]].clone())
+    return outputs, info
+
+
+def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
+    """Exercise 3.1: build v1 and v2, load weights into v2, copy v2 -> v1, run both."""
+    v1_cls = lookup(spec["module"], "SelfAttention_v1")
+    v2_cls = lookup(spec["module"], "SelfAttention_v2")
+    copy = lookup(spec["module"], spec["target"])
+    torch.manual_seed(1)
+    v1 = v1_cls(**spec["init"])
+    torch.manual_seed(2)
+    v2 = v2_cls(**spec["init"])
+    load_weights(v2, {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith("w:")})
+    returned = copy(v2, v1)
+    outputs: Outputs = {}
+    for name in ("W_query", "W_key", "W_value"):
+        outputs[f"v1:{name}"] = _as_tensor(_get_path(v1, name), f"SelfAttention_v1.{name}")
+    x = inputs["x"]
+    outputs["out"] = _as_tensor(v1(x.clone()), "SelfAttention_v1.forward")
+    outputs["out_v2"] = _as_tensor(v2(x.clone()), "SelfAttention_v2.forward")
+    return outputs, {"returned": type(returned).__name__}
+
+
+PROBES = {"call": _call, "module": _module, "transfer": _transfer}
+
+
+def run_probe(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
+    return PROBES[spec["kind"]](spec, inputs, lookup)
