@@ -49,7 +49,7 @@ causal_mask = Exercise(
             call(context_length=6),
             lambda rng: {},
             ShapeDType(),
-            likely="convert with .bool(): the contract's mask is a bool tensor",
+            advice="convert with .bool(): the contract's mask is a bool tensor",
         ),
         Check(
             "values",
@@ -58,7 +58,7 @@ causal_mask = Exercise(
             call(context_length=6),
             lambda rng: {},
             Close(atol=0, rtol=0),
-            likely="True means hidden: position j > i. diagonal=1 keeps each token visible to itself",
+            advice="True means hidden: position j > i. diagonal=1 keeps each token visible to itself",
         ),
         Check(
             "values_other_size",
@@ -94,7 +94,7 @@ mask_and_renormalize = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="mask the last two dims, and sum over the last one with keepdim=True",
+            advice="mask the last two dims, and sum over the last one with keepdim=True",
         ),
         Check(
             "properties",
@@ -111,7 +111,7 @@ mask_and_renormalize = Exercise(
             call("attn_weights"),
             lambda rng: {"attn_weights": rng.uniform(4, 7, 7, low=0.1, high=1)},
             Unchanged(("attn_weights",)),
-            likely="an in-place operation on attn_weights (*=, masked_fill_, tril_)",
+            advice="an in-place operation on attn_weights (*=, masked_fill_, tril_)",
         ),
     ),
 )
@@ -140,7 +140,7 @@ masked_attention_weights = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="scale by sqrt(d_k), not d_k; mask with -inf (not 0) before the softmax",
+            advice="scale by sqrt(d_k), not d_k; mask with -inf (not 0) before the softmax",
         ),
         Check(
             "properties",
@@ -168,7 +168,7 @@ masked_attention_weights = Exercise(
             call("attn_scores", d_k=4),
             lambda rng: {"attn_scores": rng.uniform(4, 7, 7, low=-4, high=4)},
             Unchanged(("attn_scores",)),
-            likely="masked_fill_ (with the underscore) changes the caller's scores; use masked_fill",
+            advice="masked_fill_ (with the underscore) changes the caller's scores; use masked_fill",
         ),
     ),
 )
@@ -195,7 +195,7 @@ attention_dropout = Exercise(
             call("attn_weights", p=0.5, training=False),
             lambda rng: {"attn_weights": rng.uniform(6, 6, low=0.1, high=1)},
             Close(atol=0, rtol=0),
-            likely="dropout is for training only: with training=False nothing is dropped or scaled",
+            advice="dropout is for training only: with training=False nothing is dropped or scaled",
         ),
         Check(
             "p_zero",
@@ -214,7 +214,7 @@ attention_dropout = Exercise(
             _dropout_input,
             DropoutElementwise(DROP_P, "rate"),
             points=2,
-            likely="p is the probability of dropping a weight, not of keeping it",
+            advice="p is the probability of dropping a weight, not of keeping it",
         ),
         Check(
             "scale",
@@ -225,7 +225,7 @@ attention_dropout = Exercise(
             _dropout_input,
             DropoutElementwise(DROP_P, "scale"),
             points=2,
-            likely="the survivors are scaled by 1/(1-p), not by 1/p or not at all",
+            advice="the survivors are scaled by 1/(1-p), not by 1/p or not at all",
         ),
         Check(
             "fresh_draws",
@@ -234,7 +234,7 @@ attention_dropout = Exercise(
             call("attn_weights", p=DROP_P, repeat=2),
             _dropout_input,
             Differ(what="the two calls' outputs"),
-            likely="no torch.manual_seed inside the function: the random generator must advance",
+            advice="no torch.manual_seed inside the function: the random generator must advance",
         ),
         Check(
             "inputs_unchanged",
@@ -243,7 +243,7 @@ attention_dropout = Exercise(
             call("attn_weights", p=DROP_P),
             _dropout_input,
             Unchanged(("attn_weights",)),
-            likely="inplace=True in F.dropout or nn.Dropout changes the caller's tensor",
+            advice="inplace=True in F.dropout or nn.Dropout changes the caller's tensor",
         ),
         Check(
             "same_draws_as_torch",
@@ -254,7 +254,7 @@ attention_dropout = Exercise(
             _dropout_input,
             Close(atol=0, rtol=0),
             points=0,
-            likely="your dropout is random in its own way, which is fine; with nn.Dropout or "
+            advice="your dropout is random in its own way, which is fine; with nn.Dropout or "
             "F.dropout you would also reproduce the book's printed dropout example",
         ),
     ),
@@ -320,7 +320,7 @@ CausalAttention = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="batched scores need keys.transpose(1, 2) (keys.T reverses every dim); the "
+            advice="batched scores need keys.transpose(1, 2) (keys.T reverses every dim); the "
             "mask must be sliced to [:num_tokens, :num_tokens]; softmax over dim=-1",
         ),
         Check(
@@ -338,7 +338,7 @@ CausalAttention = Exercise(
             build(init(), forward=("x", "x_full")),
             loaded(t=1, x_full=lambda rng: tokens(rng, B, CTX, D_IN)),
             Close(("out", "out1")),
-            likely="slice the mask with the input's num_tokens, not a fixed size",
+            advice="slice the mask with the input's num_tokens, not a fixed size",
         ),
         Check(
             "causal",
@@ -348,7 +348,7 @@ CausalAttention = Exercise(
             build(init(), forward=("x", "x_changed")),
             causal_inputs,
             Same(upto=4, what="outputs for tokens 0-3"),
-            likely="the mask hides what lies above the diagonal (j > i), with -inf before softmax",
+            advice="the mask hides what lies above the diagonal (j > i), with -inf before softmax",
         ),
         Check(
             "eval_mode",
@@ -357,7 +357,7 @@ CausalAttention = Exercise(
             build(init(dropout=0.5), forward=("x", "x")),
             loaded(),
             AllOf((Close(), Same(what="the two eval-mode outputs"))),
-            likely="use self.dropout (an nn.Dropout module), which model.eval() switches off",
+            advice="use self.dropout (an nn.Dropout module), which model.eval() switches off",
         ),
         Check(
             "dropout",
@@ -373,7 +373,7 @@ CausalAttention = Exercise(
             dropout_inputs,
             DropoutOnWeights(DROP_P, ("w:W_value.weight",)),
             points=2,
-            likely="self.dropout goes on attn_weights, after the softmax and before @ values",
+            advice="self.dropout goes on attn_weights, after the softmax and before @ values",
         ),
         Check(
             "grads",
@@ -390,7 +390,7 @@ CausalAttention = Exercise(
             build(init(), device="meta"),
             loaded(),
             FollowsDevice(),
-            likely="register the mask with self.register_buffer('mask', ...) so that "
+            advice="register the mask with self.register_buffer('mask', ...) so that "
             ".to(device) moves it with the module (a plain attribute stays behind)",
         ),
         Check(
@@ -409,7 +409,7 @@ CausalAttention = Exercise(
             lambda rng: {"x": toy_batch()},
             Close(),
             points=0,
-            likely="matters only for matching the book's printed numbers: create W_query, "
+            advice="matters only for matching the book's printed numbers: create W_query, "
             "W_key, W_value in that order, with bias=qkv_bias (False)",
         ),
     ),

@@ -417,6 +417,14 @@ class DropoutOnWeights(Judge):
         if "out" not in got.outputs:
             return _missing("out")
         weights = self._recover(inputs, expected.outputs["eval"])  # the reference, no dropout
+        if "eval" in got.outputs and difference(
+            weights, self._recover(inputs, got.outputs["eval"]), 1e-4, 1e-3
+        ):
+            return Verdict(
+                False,
+                "the attention weights differ from the reference's even in eval mode; this check "
+                "needs them right first (see the value checks)",
+            )
         dropped_out = self._recover(inputs, got.outputs["out"])
         t = weights.shape[-1]
         lower = torch.ones(t, t, dtype=torch.bool).tril().expand_as(weights)
@@ -425,24 +433,30 @@ class DropoutOnWeights(Judge):
         is_kept = (dropped_out - scaled).abs() <= 1e-4 + 1e-3 * scaled.abs()
         is_unscaled = (dropped_out - weights).abs() <= 1e-4 + 1e-3 * weights.abs()
         n = int(lower.sum())
-        if bool(is_unscaled[lower].all()):
+        if bool(is_unscaled.all()):
             return Verdict(
                 False, "train mode gave the same weights as eval mode: no dropout was applied"
             )
-        if not bool((is_zero | lower).all()):
-            return Verdict(False, "weights above the diagonal are not zero in train mode")
-        fine = is_zero | is_kept
-        if not bool(fine[lower].all()):
-            unscaled = bool((is_zero | is_unscaled)[lower].all())
-            if unscaled:
+        if not bool((is_zero | is_kept).all()):
+            if bool((is_zero | is_unscaled).all()):
                 return Verdict(
                     False, f"kept weights are not rescaled by 1/(1-p) = {1 / (1 - self.p):.4g}"
                 )
-            bad = int((~fine & lower).sum())
+            swapped = (dropped_out - weights / self.p).abs() <= 1e-4 + 1e-3 * (
+                weights / self.p
+            ).abs()
+            if bool((is_zero | swapped).all()):
+                return Verdict(
+                    False,
+                    "kept weights are scaled by 1/p: p and 1-p look swapped (p is the chance of "
+                    "dropping a weight; the kept ones are scaled by 1/(1-p))",
+                )
+            bad = int((~(is_zero | is_kept)).sum())
             return Verdict(
                 False,
-                f"{bad} of {n} attention weights are neither 0 nor weight/(1-p): dropout should "
-                "act on the attention weights after the softmax, before they multiply the values",
+                f"{bad} of {weights.numel()} attention weights are neither 0 nor weight/(1-p): "
+                "dropout should act on the attention weights after the softmax, before they "
+                "multiply the values",
             )
         k = int((is_zero & lower).sum())
         low, high = binomial_bounds(n, self.p, self.tail)

@@ -94,7 +94,7 @@ MultiHeadAttentionWrapper = Exercise(
                 (("heads", "ModuleList"),)
                 + tuple((f"heads.{h}", "CausalAttention") for h in range(W_HEADS))
             ),
-            likely="one CausalAttention per head, in an nn.ModuleList named heads (a Python list "
+            advice="one CausalAttention per head, in an nn.ModuleList named heads (a Python list "
             "hides the heads' parameters from the module)",
         ),
         Check(
@@ -104,7 +104,7 @@ MultiHeadAttentionWrapper = Exercise(
             build(w_init()),
             w_loaded(),
             ShapeDType(),
-            likely="concatenate the heads on the last dim (dim=-1)",
+            advice="concatenate the heads on the last dim (dim=-1)",
         ),
         Check(
             "values_random",
@@ -116,7 +116,7 @@ MultiHeadAttentionWrapper = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="each head must be its own CausalAttention, concatenated in order on dim=-1",
+            advice="each head must be its own CausalAttention, concatenated in order on dim=-1",
         ),
         Check(
             "causal",
@@ -134,7 +134,7 @@ MultiHeadAttentionWrapper = Exercise(
             build(w_init(dropout=0.5), forward=("x", "x")),
             w_loaded(),
             AllOf((Close(), Same(what="the two eval-mode outputs"))),
-            likely="pass dropout on to every CausalAttention head",
+            advice="pass dropout on to every CausalAttention head",
         ),
         Check(
             "dropout",
@@ -148,7 +148,7 @@ MultiHeadAttentionWrapper = Exercise(
             ),
             lambda rng: dropout_setup(rng, batch=16, heads=2, per_head_prefix=True, proj=False),
             DropoutOnWeights(DROP_P, ("v:0", "v:1")),
-            likely="pass dropout on to every CausalAttention head",
+            advice="pass dropout on to every CausalAttention head",
         ),
         Check(
             "grads",
@@ -170,7 +170,7 @@ MultiHeadAttentionWrapper = Exercise(
             lambda rng: {"x": toy_batch()},
             Close(),
             points=0,
-            likely=BOOK_SEED_NOTE,
+            advice=BOOK_SEED_NOTE,
         ),
     ),
 )
@@ -233,7 +233,7 @@ MultiHeadAttention = Exercise(
                     ("out_proj", "Linear"),
                 )
             ),
-            likely="out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
+            advice="out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
         ),
         Check(
             "raises",
@@ -245,7 +245,7 @@ MultiHeadAttention = Exercise(
             ),
             lambda rng: {},
             Raises(),
-            likely="raise an error (ValueError, or an assert) when d_out % num_heads != 0",
+            advice="raise an error (ValueError, or an assert) when d_out % num_heads != 0",
         ),
         Check(
             "values_random",
@@ -257,7 +257,7 @@ MultiHeadAttention = Exercise(
             Close(),
             points=3,
             randomized=True,
-            likely=SPLIT_LIKELY,
+            advice=SPLIT_LIKELY,
         ),
         Check(
             "values_bias",
@@ -266,7 +266,7 @@ MultiHeadAttention = Exercise(
             build(m_init(qkv_bias=True)),
             m_loaded(bias=True),
             Close(),
-            likely="pass bias=qkv_bias to W_query, W_key and W_value (not to out_proj)",
+            advice="pass bias=qkv_bias to W_query, W_key and W_value (not to out_proj)",
         ),
         Check(
             "values_4_heads",
@@ -276,7 +276,7 @@ MultiHeadAttention = Exercise(
             build({"d_in": 12, "d_out": 12, "context_length": 5, "dropout": 0.0, "num_heads": 4}),
             lambda rng: _with(rng, m_weights(rng, 12, 12), (2, 5, 12)),
             Close(),
-            likely=SPLIT_LIKELY,
+            advice=SPLIT_LIKELY,
         ),
         Check(
             "large_inputs",
@@ -286,7 +286,7 @@ MultiHeadAttention = Exercise(
             m_loaded(scale=20.0),
             Close(atol=1e-4, rtol=1e-3),
             randomized=True,
-            likely="mask with -inf (a large negative fill must still dwarf the scores)",
+            advice="mask with -inf (a large negative fill must still dwarf the scores)",
         ),
         Check(
             "causal",
@@ -296,7 +296,7 @@ MultiHeadAttention = Exercise(
             build(m_init(), forward=("x", "x_changed")),
             m_causal,
             Same(upto=4, what="outputs for tokens 0-3"),
-            likely="the mask must be applied to every head's scores (it broadcasts over b and heads)",
+            advice="the mask must be applied to every head's scores (it broadcasts over b and heads)",
         ),
         Check(
             "eval_mode",
@@ -320,7 +320,7 @@ MultiHeadAttention = Exercise(
             lambda rng: dropout_setup(rng, batch=16, heads=2, per_head_prefix=False, proj=True),
             DropoutOnWeights(DROP_P, ("v:0", "v:1"), proj=("w:out_proj.weight", "w:out_proj.bias")),
             points=2,
-            likely="self.dropout goes on attn_weights, after the softmax and before @ values",
+            advice="self.dropout goes on attn_weights, after the softmax and before @ values",
         ),
         Check(
             "grads",
@@ -337,7 +337,7 @@ MultiHeadAttention = Exercise(
             build(m_init(), device="meta"),
             m_loaded(),
             FollowsDevice(),
-            likely="register the mask with self.register_buffer('mask', ...) so that "
+            advice="register the mask with self.register_buffer('mask', ...) so that "
             ".to(device) moves it with the module",
         ),
         Check(
@@ -360,7 +360,7 @@ MultiHeadAttention = Exercise(
             lambda rng: {"x": toy_batch()},
             Close(),
             points=0,
-            likely=BOOK_SEED_NOTE,
+            advice=BOOK_SEED_NOTE,
         ),
     ),
 )
@@ -392,7 +392,7 @@ gpt2_small_attention = Exercise(
             GPT2,
             lambda rng: {},
             DescribeEquals("num_params", "parameters"),
-            likely="768 in and out with qkv_bias=False: 3 * 768 * 768 + (768 * 768 + 768)",
+            advice="768 in and out with qkv_bias=False: 3 * 768 * 768 + (768 * 768 + 768)",
         ),
         Check(
             "config",
@@ -401,7 +401,7 @@ gpt2_small_attention = Exercise(
             GPT2,
             lambda rng: {},
             AllOf((Structure(), MaskShape())),
-            likely="context_length=1024 sets the mask to (1024, 1024); qkv_bias=False",
+            advice="context_length=1024 sets the mask to (1024, 1024); qkv_bias=False",
         ),
         Check(
             "values",
@@ -411,7 +411,7 @@ gpt2_small_attention = Exercise(
             lambda rng: _with(rng, m_weights(rng, 768, 768), (2, 6, 768)),
             Close(),
             points=2,
-            likely="num_heads=12 (head_dim 64): another head count changes the output",
+            advice="num_heads=12 (head_dim 64): another head count changes the output",
         ),
     ),
 )
@@ -433,7 +433,7 @@ wrapper_with_2d_output = Exercise(
             build(TWO_D, forward=(), describe=True),
             lambda rng: {},
             Structure((("heads.0", "CausalAttention"), ("heads.1", "CausalAttention"))),
-            likely="keep num_heads=2 and change d_out instead",
+            advice="keep num_heads=2 and change d_out instead",
         ),
         Check(
             "shape",
@@ -442,7 +442,7 @@ wrapper_with_2d_output = Exercise(
             build(TWO_D),
             lambda rng: {"x": toy_batch()},
             ShapeDType(),
-            likely="num_heads * d_out = 2 with num_heads = 2",
+            advice="num_heads * d_out = 2 with num_heads = 2",
         ),
         Check(
             "values",

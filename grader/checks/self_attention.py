@@ -46,7 +46,7 @@ SelfAttention_v1 = Exercise(
             build({"d_in": D_IN, "d_out": D_OUT}, forward=(), describe=True),
             lambda rng: {},
             Structure(),
-            likely="three nn.Parameter of shape (d_in, d_out) named W_query, W_key, W_value",
+            advice="three nn.Parameter of shape (d_in, d_out) named W_query, W_key, W_value",
         ),
         Check(
             "values_random",
@@ -57,7 +57,7 @@ SelfAttention_v1 = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="check the scaling (divide the scores by sqrt(d_k), d_k = keys.shape[-1]) "
+            advice="check the scaling (divide the scores by sqrt(d_k), d_k = keys.shape[-1]) "
             "and the softmax dim (-1)",
         ),
         Check(
@@ -67,7 +67,7 @@ SelfAttention_v1 = Exercise(
             build({"d_in": D_IN, "d_out": D_OUT}, upstream="g"),
             lambda rng: with_x(v1_weights(rng), rng, g=rng.uniform(T, D_OUT)),
             Grads(),
-            likely="part of the forward pass is detached (.data, .detach(), torch.no_grad())",
+            advice="part of the forward pass is detached (.data, .detach(), torch.no_grad())",
         ),
         Check(
             "inputs_unchanged",
@@ -85,7 +85,7 @@ SelfAttention_v1 = Exercise(
             lambda rng: {"x": TOY.clone()},
             Close(),
             points=0,
-            likely=SEEDED_NOTE,
+            advice=SEEDED_NOTE,
         ),
     ),
 )
@@ -116,7 +116,7 @@ SelfAttention_v2 = Exercise(
             build({"d_in": D_IN, "d_out": D_OUT, "qkv_bias": True}, forward=(), describe=True),
             lambda rng: {},
             Structure(),
-            likely="pass bias=qkv_bias to each nn.Linear",
+            advice="pass bias=qkv_bias to each nn.Linear",
         ),
         Check(
             "values_random",
@@ -127,7 +127,7 @@ SelfAttention_v2 = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="check the scaling by sqrt(d_k) and the softmax dim (-1)",
+            advice="check the scaling by sqrt(d_k) and the softmax dim (-1)",
         ),
         Check(
             "values_bias",
@@ -153,7 +153,7 @@ SelfAttention_v2 = Exercise(
             lambda rng: {"x": TOY.clone()},
             Close(),
             points=0,
-            likely=SEEDED_NOTE + "; and qkv_bias defaults to False",
+            advice=SEEDED_NOTE + "; and qkv_bias defaults to False",
         ),
     ),
 )
@@ -173,7 +173,7 @@ copy_v2_weights_into_v1 = Exercise(
             v2_inputs(False),
             Close(("v1:W_query", "v1:W_key", "v1:W_value"), atol=0, rtol=0),
             points=2,
-            likely="transpose: sa_v1.W_query must equal sa_v2.W_query.weight.T (and likewise "
+            advice="transpose: sa_v1.W_query must equal sa_v2.W_query.weight.T (and likewise "
             "for W_key and W_value)",
         ),
         Check(

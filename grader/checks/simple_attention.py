@@ -17,7 +17,7 @@ def _unchanged(tries: str, probe: dict, inputs, names: tuple[str, ...]) -> Check
         probe,
         inputs,
         Unchanged(names),
-        likely="an in-place operation (a method ending in _, or x[...] = ...) on an argument",
+        advice="an in-place operation (a method ending in _, or x[...] = ...) on an argument",
     )
 
 
@@ -42,7 +42,7 @@ attention_scores_for_query = Exercise(
             call("inputs", "query"),
             lambda rng: {"inputs": rng.uniform(9, 5), "query": rng.uniform(5)},
             ShapeDType(),
-            likely="the result should hold one score per token: shape (T,)",
+            advice="the result should hold one score per token: shape (T,)",
         ),
         Check(
             "values_random",
@@ -88,7 +88,7 @@ attention_scores = Exercise(
             call("inputs"),
             lambda rng: {"inputs": rng.uniform(11, 4)},
             ShapeDType(),
-            likely="scores compare every token with every token: shape (T, T), not (d, d)",
+            advice="scores compare every token with every token: shape (T, T), not (d, d)",
         ),
         Check(
             "values_random",
@@ -99,7 +99,7 @@ attention_scores = Exercise(
             Close(),
             points=2,
             randomized=True,
-            likely="inputs.T @ inputs gives (d, d); the scores are inputs @ inputs.T",
+            advice="inputs.T @ inputs gives (d, d); the scores are inputs @ inputs.T",
         ),
         _unchanged(
             "attention_scores(inputs) on random inputs",
@@ -133,7 +133,7 @@ normalize_by_sum = Exercise(
             lambda rng: {"scores": rng.uniform(4, 7, low=0.1, high=2)},
             AllOf((Close(), SumsToOne())),
             randomized=True,
-            likely="sum over the same dim you normalise, with keepdim=True",
+            advice="sum over the same dim you normalise, with keepdim=True",
         ),
         Check(
             "dim",
@@ -142,7 +142,7 @@ normalize_by_sum = Exercise(
             call("scores", dim=1),
             lambda rng: {"scores": rng.uniform(3, 4, 5, low=0.1, high=2)},
             AllOf((Close(), SumsToOne(dim=1))),
-            likely="the dim argument is ignored, or the sum is taken over another dim",
+            advice="the dim argument is ignored, or the sum is taken over another dim",
         ),
         _unchanged(
             "normalize_by_sum(scores) on a (4, 7) tensor",
@@ -183,7 +183,7 @@ softmax_naive = Exercise(
             call("x", dim=0),
             lambda rng: {"x": rng.uniform(3, 4, 5, low=-3, high=3)},
             AllOf((Close(), SumsToOne(dim=0))),
-            likely="the sum runs over another dim than `dim` (keepdim=True keeps it broadcastable)",
+            advice="the sum runs over another dim than `dim` (keepdim=True keeps it broadcastable)",
         ),
         _unchanged(
             "softmax_naive(x) on a (4, 7) tensor",
@@ -232,7 +232,7 @@ softmax_stable = Exercise(
             call("x", dim=1),
             lambda rng: {"x": rng.uniform(3, 4, 5, low=-3, high=3)},
             AllOf((Close(), SumsToOne(dim=1))),
-            likely="the max or the sum is taken over another dim than `dim`",
+            advice="the max or the sum is taken over another dim than `dim`",
         ),
         Check(
             "large",
@@ -244,7 +244,7 @@ softmax_stable = Exercise(
             Close(atol=1e-6),
             points=2,
             randomized=True,
-            likely="subtract the max of each row (keepdim=True), not of the whole tensor, "
+            advice="subtract the max of each row (keepdim=True), not of the whole tensor, "
             "before exp",
         ),
         Check(
@@ -255,7 +255,7 @@ softmax_stable = Exercise(
             lambda rng: {"x": causal_scores(rng, 2, 6, 6)},
             Close(atol=1e-6),
             points=2,
-            likely="masked (-inf) entries must get weight exactly 0 and never produce NaN",
+            advice="masked (-inf) entries must get weight exactly 0 and never produce NaN",
         ),
         Check(
             "grad",
@@ -265,7 +265,7 @@ softmax_stable = Exercise(
             call("x", grad_of=("x",), upstream="g"),
             lambda rng: {"x": rng.uniform(4, 7, low=-3, high=3), "g": rng.uniform(4, 7)},
             Grads(),
-            likely="part of the computation is detached (.detach(), .data, .item(), numpy)",
+            advice="part of the computation is detached (.detach(), .data, .item(), numpy)",
         ),
         _unchanged(
             "softmax_stable(x) on a (4, 7) tensor",
@@ -301,7 +301,7 @@ context_vectors = Exercise(
                 "inputs": rng.uniform(7, 5),
             },
             ShapeDType(),
-            likely="the result has one context vector per query row: (Tq, d)",
+            advice="the result has one context vector per query row: (Tq, d)",
         ),
         Check(
             "values_random",

@@ -49,7 +49,7 @@ class Check:
     judge: Judge
     points: int = 1  # 0 makes it a note: shown, never deducted
     randomized: bool = False  # also run as a hidden check on a seed drawn at grading time
-    likely: str = ""  # the likely mistake when it fails
+    advice: str = ""  # what to check when it fails
     look: str = ""  # a book section, when it is not the exercise's own
 
 

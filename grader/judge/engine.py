@@ -103,18 +103,103 @@ def select(only: str | None) -> tuple[Exercise, ...]:
     return (checks.find(only),) if only else checks.EXERCISES
 
 
-def plan(exercises, hidden: bool, hidden_seed: int) -> list[tuple[Exercise, Check, int, bool]]:
-    """(exercise, check, seed, is_hidden) in grading order: public checks, then hidden ones."""
+@dataclass(frozen=True)
+class Step:
+    """One check to run: public (fixed seed) or hidden (seed drawn at grading time)."""
+
+    exercise: Exercise
+    check: Check
+    seed: int
+    hidden: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise.name}::{self.check.name}" + ("::hidden" if self.hidden else "")
+
+
+def plan(exercises, hidden: bool, hidden_seed: int) -> list[Step]:
+    """The steps in grading order: each exercise's public checks, then its hidden ones."""
     steps = []
     for ex in exercises:
-        steps += [(ex, c, stable_seed(ex.name, c.name), False) for c in ex.checks]
+        steps += [Step(ex, c, stable_seed(ex.name, c.name), False) for c in ex.checks]
         if hidden:
             steps += [
-                (ex, c, stable_seed(ex.name, c.name, hidden_seed), True)
+                Step(ex, c, stable_seed(ex.name, c.name, hidden_seed), True)
                 for c in ex.checks
                 if c.randomized
             ]
     return steps
+
+
+class Grading:
+    """Grading one submission, step by step: the CLI runs every step, the pytest plugin one
+    step per test. Use as a context manager; the worker starts on the first step."""
+
+    def __init__(self, source: str | Path, options: Options | None = None):
+        self.options = options = options or Options()
+        lookup = reference.load() if options.use_solutions is not False else None
+        self.hidden = lookup is not None if options.hidden is None else options.hidden
+        if self.hidden and lookup is None:
+            raise KitError("hidden checks need the reference solutions (solutions/ is missing)")
+        self.expected = FromReference(lookup) if lookup else FromFixtures(paths.FIXTURES)
+        self.hidden_seed = options.seed if options.seed is not None else secrets.randbits(31)
+        self.steps = plan(select(options.only), self.hidden, self.hidden_seed)
+        self.source = str(source)
+        self.submission = open_submission(source)
+        self.session = Session(self.submission.folder, options)
+        self._timeouts: dict[str, int] = {}
+
+    def run(self, step: Step) -> CheckResult:
+        ex, check = step.exercise, step.check
+        inputs: dict = {}
+        if ex.module not in self.submission.modules:
+            got = Reply(
+                "missing",
+                error={
+                    "type": "missing",
+                    "frames": [],
+                    "message": f"{ex.module}.py is not in the submission",
+                },
+            )
+        elif self._timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
+            got = Reply(
+                "timeout",
+                error={
+                    "type": "timeout",
+                    "frames": [],
+                    "message": "not run: earlier checks of this exercise timed out",
+                },
+            )
+        else:
+            inputs = check.inputs(Rng(step.seed))
+            got = self.session.call(ex.module, ex.probe(check), inputs)
+            if got.status == "timeout":
+                self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
+        want = None
+        if check.judge.needs_expected and (got.ok or check.judge.on_error(got) is not None):
+            want = self.expected.get(ex, check, inputs)
+        return evaluate(ex, check, inputs, want, got, step.hidden, self.options.hints)
+
+    def new_report(self) -> Report:
+        report = Report(
+            submission=self.source,
+            isolation=self.options.isolation,
+            expected_from=self.expected.name,
+            hidden_checks=self.hidden,
+        )
+        if self.hidden:
+            report.notes.append(f"hidden checks drawn with seed {self.hidden_seed}")
+        return report
+
+    def close(self) -> None:
+        self.session.close()
+        self.submission.close()
+
+    def __enter__(self) -> Grading:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def grade(
@@ -122,51 +207,15 @@ def grade(
     options: Options | None = None,
     progress: Callable[[CheckResult, int, int], None] | None = None,
 ) -> Report:
-    """Grade the submission at `source` (a folder or a .zip)."""
-    options = options or Options()
-    exercises = select(options.only)
-    lookup = reference.load() if options.use_solutions is not False else None
-    hidden = lookup is not None if options.hidden is None else options.hidden
-    if hidden and lookup is None:
-        raise KitError("hidden checks need the reference solutions (solutions/ is missing)")
-    expected = FromReference(lookup) if lookup else FromFixtures(paths.FIXTURES)
-    hidden_seed = options.seed if options.seed is not None else secrets.randbits(31)
-    steps = plan(exercises, hidden, hidden_seed)
+    """Grade the submission at `source` (a folder or a .zip) and return the report."""
     start = time.monotonic()
-    with open_submission(source) as submission, Session(submission.folder, options) as session:
-        report = Report(
-            submission=str(source),
-            isolation=options.isolation,
-            expected_from=expected.name,
-            hidden_checks=hidden,
-        )
-        if hidden:
-            report.notes.append(f"hidden checks drawn with seed {hidden_seed}")
-        timeouts: dict[str, int] = {}
-        for i, (ex, check, seed, is_hidden) in enumerate(steps):
-            inputs: dict = {}
-            if timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
-                got = Reply(
-                    "timeout",
-                    error={
-                        "type": "timeout",
-                        "frames": [],
-                        "message": "not run: earlier checks of this exercise timed out",
-                    },
-                )
-            else:
-                inputs = check.inputs(Rng(seed))
-                got = session.call(ex.module, ex.probe(check), inputs)
-                if got.status == "timeout":
-                    timeouts[ex.name] = timeouts.get(ex.name, 0) + 1
-            if got.status == "ok" or check.judge.on_error(got) is not None:
-                want = expected.get(ex, check, inputs) if check.judge.needs_expected else None
-            else:
-                want = None
-            result = evaluate(ex, check, inputs, want, got, is_hidden, options.hints)
+    with Grading(source, options) as grading:
+        report = grading.new_report()
+        for i, step in enumerate(grading.steps):
+            result = grading.run(step)
             report.results.append(result)
             if progress:
-                progress(result, i + 1, len(steps))
+                progress(result, i + 1, len(grading.steps))
     report.seconds = time.monotonic() - start
     return report
 
@@ -201,7 +250,7 @@ def evaluate(
         status = PASSED if verdict.passed else (NOTE if check.points == 0 else FAILED)
         body = verdict.message
     else:
-        status = NOTE if check.points == 0 else _STATUS[got.status]
+        status = _STATUS[got.status]
         body = _describe_error(got)
     passed = verdict is not None and verdict.passed
     result = CheckResult(
@@ -217,8 +266,12 @@ def evaluate(
         seconds=got.seconds,
     )
     if not passed:
-        result.summary = body.splitlines()[0] if body else ""
-        result.feedback = feedback(ex, check, body, got, hints, with_likely=verdict is not None)
+        result.tried = check.tries
+        result.problem = body
+        result.advice = check.advice if verdict is not None else ""
+        result.hint = ex.hint if hints else ""
+        result.look = where_to_look(check.look or ex.section)
+        result.printed = got.printed
     return result
 
 
@@ -242,22 +295,14 @@ def _describe_error(got: Reply) -> str:
     return "\n".join(lines)
 
 
-def feedback(
-    ex: Exercise, check: Check, body: str, got: Reply, hints: bool, with_likely: bool
-) -> str:
-    lines = [f"tried:    {check.tries}"]
-    label = "result:   " if with_likely else "problem:  "
-    for i, line in enumerate(body.splitlines() or [""]):
-        lines.append((label if i == 0 else " " * 10) + line)
-    if check.likely and with_likely:
-        lines.append(f"likely:   {check.likely}")
-    if hints and ex.hint:
-        lines.append(f"hint:     {ex.hint}")
-    lines.append(f"look at:  {where_to_look(check.look or ex.section)}")
-    if got.printed.strip():
-        printed = "\n".join("  | " + line for line in got.printed.rstrip().splitlines()[-15:])
-        lines.append("your code printed:\n" + printed)
-    return "\n".join(lines)
-
-
-__all__ = ["Options", "Session", "Verdict", "evaluate", "grade", "plan", "select"]
+__all__ = [
+    "Grading",
+    "Options",
+    "Session",
+    "Step",
+    "Verdict",
+    "evaluate",
+    "grade",
+    "plan",
+    "select",
+]

@@ -47,24 +47,33 @@ def render(report: Report, console: Console | None = None) -> None:
             reason = "not attempted yet" if ex.status == NOT_ATTEMPTED else ex.failed[0].summary
             line = Text(f"· {ex.name}: ", style="bold")
             line.append(f"{reason} (read {where_to_look(ex.section)})")
-            console.print(line)
+            console.print(line, soft_wrap=True)
             continue
+        first = ex.failed[0]
+        console.print()
+        head = Text(f"{ex.name}", style="bold")
+        head.append(f"  {_points(ex.points, ex.max_points)}  ·  look at {first.look}", style="dim")
+        console.print(head, soft_wrap=True)
+        if first.hint:
+            console.print(Text(f"  hint: {first.hint}", style="cyan"), soft_wrap=True)
         for r in ex.failed:
-            head = Text(f"✗ {r.name}", style="bold red" if r.counts else "bold yellow")
-            head.append(
+            line = Text(
+                f"  ✗ {r.title}" + (" (hidden)" if r.hidden else ""),
+                style="red" if r.counts else "yellow",
+            )
+            line.append(
                 f"  {_points(r.points, r.max_points)}" if r.counts else "  (a note, no points)",
                 style="dim",
             )
-            console.print()
-            console.print(head)
-            console.print(Text(_indent(r.feedback)))
+            console.print(line, soft_wrap=True)
+            console.print(Text(_indent(r.details(with_hint=False), "      ")), soft_wrap=True)
     notes = [r for r in report.results if r.passed and r.note]
     if notes:
         console.print()
         for r in notes:
             line = Text(f"note: {r.name}: ", style="yellow")
             line.append(r.note)
-            console.print(line)
+            console.print(line, soft_wrap=True)
 
     done = sum(1 for ex in summaries if ex.status == PASSED)
     console.print()
@@ -74,7 +83,7 @@ def render(report: Report, console: Console | None = None) -> None:
     context = f"expected values: {report.expected_from}; worker isolation: {report.isolation}"
     if not report.hidden_checks:
         context += "; hidden checks run only when an instructor grades"
-    console.print(Text(context, style="dim"))
+    console.print(Text(context, style="dim"), soft_wrap=True)
     for note in report.notes:
         console.print(Text(note, style="dim"))
 

@@ -29,12 +29,43 @@ class CheckResult:
     status: str
     points: float
     max_points: int
-    feedback: str = ""  # empty for a pass (a pass may still carry a note)
-    summary: str = ""  # the first line of what went wrong
-    note: str = ""
-    hidden: bool = False  # drawn at grading time, visible to instructors only
+    note: str = ""  # shown even on a pass: a correct but unusual structure, say
+    hidden: bool = False  # drawn at grading time
     section: str = ""
     seconds: float = 0.0
+    # What a failure tells the learner (all empty on a pass):
+    tried: str = ""  # what was run, on what
+    problem: str = ""  # expected vs got, or the error raised
+    advice: str = ""  # what to check
+    hint: str = ""  # the exercise's idea
+    look: str = ""  # where in the chapter to look
+    printed: str = ""  # what the learner's code printed meanwhile
+
+    @property
+    def summary(self) -> str:
+        return self.problem.splitlines()[0] if self.problem else ""
+
+    def details(self, with_hint: bool = True) -> str:
+        """The feedback as labelled lines; empty for a pass."""
+        if self.passed:
+            return ""
+        lines = [f"tried:    {self.tried}"]
+        for i, line in enumerate(self.problem.splitlines() or [""]):
+            lines.append(("result:   " if i == 0 else " " * 10) + line)
+        if self.advice:
+            lines.append(f"check:    {self.advice}")
+        if with_hint and self.hint:
+            lines.append(f"hint:     {self.hint}")
+        if with_hint and self.look:
+            lines.append(f"look at:  {self.look}")
+        if self.printed.strip():
+            shown = self.printed.rstrip().splitlines()[-15:]
+            lines.append("your code printed:\n" + "\n".join("  | " + line for line in shown))
+        return "\n".join(lines)
+
+    @property
+    def feedback(self) -> str:
+        return self.details()
 
     @property
     def name(self) -> str:

@@ -1,0 +1,146 @@
+"""The judges' verdicts and messages on hand-made replies."""
+
+from __future__ import annotations
+
+import torch
+
+from grader.checks.compare import difference
+from grader.checks.judges import (
+    Close,
+    DropoutElementwise,
+    DropoutOnWeights,
+    Grads,
+    Structure,
+    SumsToOne,
+    Unchanged,
+    binomial_bounds,
+    recover_weights,
+)
+from grader.rng import Rng
+from grader.worker.launch import Reply
+
+
+def reply(**outputs) -> Reply:
+    return Reply("ok", outputs)
+
+
+def test_difference_names_shape_first_position_and_largest_gap():
+    expected = torch.zeros(2, 3)
+    assert difference(expected, torch.zeros(3, 2), 1e-5, 0) == "output: expected shape (2, 3), got (3, 2)"
+    got = expected.clone()
+    got[0, 1], got[1, 2] = 0.5, 2.0
+    message = difference(expected, got, 1e-5, 0)
+    assert "2 of 6 values differ" in message
+    assert "first at [0, 1]: expected 0, got 0.5" in message
+    assert "largest difference 2 at [1, 2]" in message
+    assert difference(expected, expected + 1e-7, 1e-5, 0) is None
+
+
+def test_difference_treats_matching_infinities_as_equal_and_reports_nan():
+    e = torch.tensor([1.0, float("-inf")])
+    assert difference(e, e.clone(), 1e-6, 0) is None
+    message = difference(e, torch.tensor([float("nan"), float("-inf")]), 1e-6, 0)
+    assert "1 NaN where the expected values are numbers" in message
+
+
+def test_close_and_sums_to_one():
+    e = reply(out=torch.tensor([[0.25, 0.75]]))
+    assert Close()({}, e, e).passed
+    bad = reply(out=torch.tensor([[0.5, 0.75]]))
+    assert not Close()({}, e, bad).passed
+    verdict = SumsToOne()({}, None, bad)
+    assert not verdict.passed and "sums along dim -1" in verdict.message
+
+
+def test_unchanged_catches_in_place_edits():
+    x = torch.ones(3)
+    assert Unchanged(("x",))({"x": x}, None, reply(**{"after:x": x.clone()})).passed
+    verdict = Unchanged(("x",))({"x": x}, None, reply(**{"after:x": x * 2}))
+    assert not verdict.passed and "modified its input 'x' in place" in verdict.message
+
+
+def test_grads_name_parameters_without_gradient():
+    e = reply(**{"grad:W_key.weight": torch.ones(2)})
+    missing = Reply("ok", {"grad:W_key.weight": torch.zeros(2)}, {"no_grad": ["W_key.weight"]})
+    verdict = Grads()({}, e, missing)
+    assert not verdict.passed and "no gradient reached W_key.weight" in verdict.message
+
+
+def test_structure_lists_missing_extra_and_misshapen_parameters():
+    want = Reply("ok", info={"describe": {"params": {"W_query.weight": [2, 3]}, "buffers": {"mask": {}}}})
+    mine = Reply("ok", info={"describe": {"params": {"W_query.weight": [3, 2], "W_query.bias": [2]}}})
+    verdict = Structure()({}, want, mine)
+    assert not verdict.passed
+    assert "unexpected parameters: W_query.bias" in verdict.message
+    assert "W_query.weight has shape (3, 2), expected (2, 3)" in verdict.message
+    assert "no buffer named 'mask'" in verdict.note
+
+
+def test_binomial_bounds_contain_the_mean_and_exclude_far_counts():
+    low, high = binomial_bounds(1000, 0.3)
+    assert low < 300 < high
+    assert high - low < 200 and low > 200
+
+
+def _dropout_case(weights_fn):
+    """A one-head case: A @ V^T out of one-hot tokens, A a causal weight matrix."""
+    rng = Rng(3)
+    v = rng.orthogonal(8)
+    scores = rng.uniform(16, 8, 8).masked_fill(torch.ones(8, 8, dtype=torch.bool).triu(1), float("-inf"))
+    a = torch.softmax(scores, dim=-1)
+    inputs = {"v:0": v}
+    expected = reply(eval=a @ v.T)
+    return inputs, expected, reply(out=weights_fn(a, v))
+
+
+def test_dropout_on_weights_accepts_dropout_and_names_each_mistake():
+    judge = DropoutOnWeights(0.3, ("v:0",))
+    torch.manual_seed(0)
+
+    def correct(a, v):
+        return torch.nn.functional.dropout(a, 0.3) @ v.T
+
+    def no_rescale(a, v):
+        return torch.nn.functional.dropout(a, 0.3) * 0.7 @ v.T
+
+    def on_output(a, v):
+        return torch.nn.functional.dropout(a @ v.T, 0.3)
+
+    def keep_p(a, v):
+        return torch.nn.functional.dropout(a, 0.7) @ v.T
+
+    def none(a, v):
+        return a @ v.T
+
+    def keeps_p_rescales_right(a, v):
+        return (a * (torch.rand_like(a) < 0.3) / 0.7) @ v.T
+
+    assert judge(*_dropout_case(correct)).passed
+    assert "not rescaled by 1/(1-p)" in judge(*_dropout_case(no_rescale)).message
+    assert "neither 0 nor weight/(1-p)" in judge(*_dropout_case(on_output)).message
+    assert "p and 1-p look swapped" in judge(*_dropout_case(keep_p)).message
+    assert "no dropout was applied" in judge(*_dropout_case(none)).message
+    assert "were dropped with p=0.3" in judge(*_dropout_case(keeps_p_rescales_right)).message
+
+
+def test_recover_weights_undoes_an_orthogonal_output_projection():
+    rng = Rng(5)
+    v0, v1, proj = rng.orthogonal(4), rng.orthogonal(4), rng.orthogonal(8)
+    bias = rng.uniform(8)
+    a = torch.softmax(rng.uniform(2, 2, 4, 4), dim=-1)  # (b, heads, T, T)
+    ctx = torch.cat([a[:, 0] @ v0.T, a[:, 1] @ v1.T], dim=-1)
+    out = ctx @ proj.T + bias
+    assert torch.allclose(recover_weights(out, [v0, v1], (proj, bias)).float(), a, atol=1e-5)
+
+
+def test_elementwise_dropout_rate_and_scale():
+    x = Rng(1).uniform(64, 64, low=0.1, high=1.0)
+    torch.manual_seed(1)
+    dropped = torch.nn.functional.dropout(x, 0.3)
+    inputs = {"attn_weights": x}
+    assert DropoutElementwise(0.3, "rate")(inputs, None, reply(out=dropped)).passed
+    assert DropoutElementwise(0.3, "scale")(inputs, None, reply(out=dropped)).passed
+    unscaled = DropoutElementwise(0.3, "scale")(inputs, None, reply(out=dropped * 0.7))
+    assert "multiplied by 1, expected 1/(1-p) = 1.429" in unscaled.message
+    kept_p = DropoutElementwise(0.3, "rate")(inputs, None, reply(out=torch.nn.functional.dropout(x, 0.7)))
+    assert not kept_p.passed
