@@ -7,11 +7,15 @@
 
 Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
 found or read (or the command is wrong).
+
+Other commands live in their own modules, each with a `main(argv) -> int`:
+    attention-grade COMMAND --help       for COMMAND in SUBCOMMANDS below
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -27,6 +31,9 @@ from grader.report import gradescope
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
+# attention-grade COMMAND ...: the module whose main(argv) runs it, and what it does.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
 
 def grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -34,7 +41,11 @@ def grade_parser() -> argparse.ArgumentParser:
         description="Grade the chapter-3 attention exercises (Build a Large Language Model "
         "From Scratch) and explain every failure.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exercises: " + ", ".join(e.name for e in checks.EXERCISES),
+        epilog="exercises: "
+        + ", ".join(e.name for e in checks.EXERCISES)
+        + "".join(
+            f"\n  attention-grade {name} ...  {what}" for name, (_, what) in SUBCOMMANDS.items()
+        ),
     )
     parser.add_argument(
         "path",
@@ -114,6 +125,9 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        return module.main(argv[1:])
     out, err = Console(), Console(stderr=True)
     args = grade_parser().parse_args(argv)
     return run_grade(args, out, err)

@@ -40,6 +40,7 @@ class CheckResult:
     hint: str = ""  # the exercise's idea
     look: str = ""  # where in the chapter to look
     printed: str = ""  # what the learner's code printed meanwhile
+    diagnosis: str = ""  # the id of the known mistake the output matches, if any
 
     @property
     def summary(self) -> str:
