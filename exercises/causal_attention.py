@@ -61,6 +61,8 @@ def masked_attention_weights(attn_scores, d_k):
 
     Rules: must not modify ``attn_scores`` in place (``masked_fill``, not
     ``masked_fill_``).
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         attn_scores: unnormalised scores, shape (..., num_tokens, num_tokens).
@@ -110,6 +112,8 @@ class CausalAttention(nn.Module):
     ``self.register_buffer("mask", torch.triu(torch.ones(context_length,
     context_length), diagonal=1))`` (float 0/1, persistent, so it follows
     ``.to(device)`` and is in the ``state_dict``).
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         d_in: size of each input embedding.

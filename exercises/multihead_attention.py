@@ -21,6 +21,8 @@ class MultiHeadAttentionWrapper(nn.Module):
     Rules: ``self.heads = nn.ModuleList([CausalAttention(...) for _ in
     range(num_heads)])``, each head with the same arguments; the forward pass
     concatenates the head outputs on the last dimension. No output projection.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         d_in: size of each input embedding.
@@ -60,13 +62,15 @@ class MultiHeadAttention(nn.Module):
 
     Book §3.6.2, "Implementing multi-head attention with weight splits".
 
-    Rules: raise ``ValueError`` (an explicit raise, not an ``assert``) when
-    ``d_out`` is not divisible by ``num_heads``. Create, in this order,
+    Rules: raise an error (``ValueError``; an ``assert`` vanishes under ``python -O``)
+    when ``d_out`` is not divisible by ``num_heads``. Create, in this order,
     ``d_out``, ``num_heads``, ``head_dim = d_out // num_heads``; ``W_query``,
     ``W_key``, ``W_value`` (each ``nn.Linear(d_in, d_out, bias=qkv_bias)``);
     ``out_proj = nn.Linear(d_out, d_out)`` (always with a bias);
     ``dropout = nn.Dropout(dropout)``; and the ``mask`` buffer exactly as in
     ``CausalAttention``.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         d_in: size of each input embedding.

@@ -73,7 +73,10 @@ def softmax_naive(x, dim=-1):
     Book §3.3.1, "A simple self-attention mechanism without trainable weights".
 
     Deliberately not stabilised: it overflows for large inputs (try 1e4), which
-    is what ``softmax_stable`` fixes. Do not call ``torch.softmax``.
+    is what ``softmax_stable`` fixes.
+
+    Rules: do not call ``torch.softmax``, ``torch.nn.functional.softmax``,
+    ``Tensor.softmax``, ``nn.Softmax`` or any ``log_softmax``.
 
     Args:
         x: a tensor of any shape.
@@ -98,7 +101,7 @@ def softmax_stable(x, dim=-1):
     hold some ``-inf`` entries (those get weight 0; a row is never all ``-inf``).
 
     Rules: do not call ``torch.softmax``, ``torch.nn.functional.softmax``,
-    ``Tensor.softmax`` or any ``log_softmax``.
+    ``Tensor.softmax``, ``nn.Softmax`` or any ``log_softmax``.
 
     Args:
         x: a tensor of any shape.

@@ -6,7 +6,9 @@
 A learner's copy of the kit has no solutions; its public checks compare with these files.
 One safetensors file per exercise holds, for each check, the reference's output tensors
 under `<check>/<name>` and, in the metadata, the digest of the check's inputs and the
-reference's JSON info (a module's description, say). Nothing in them needs pickle to load.
+reference's JSON info (a module's description, say); and the same for each known mistake's
+variant (`mistake:<id>/<check>/<name>`), so that learners' feedback can name mistakes
+without the solutions. Nothing in them needs pickle to load.
 """
 
 from __future__ import annotations
@@ -29,22 +31,37 @@ FORMAT = "1"
 ATOL, RTOL = 1e-6, 1e-5  # regenerated values may differ by float rounding across machines
 
 
+def _entry(reply, **extra) -> str:
+    entry = {"info": reply.info, **extra}
+    if not reply.ok:
+        entry["error"] = {k: reply.error[k] for k in ("type", "message")}
+    return json.dumps(entry, sort_keys=True)
+
+
 def build(lookup) -> dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]]:
-    """exercise name -> (tensors, metadata), computed from the reference."""
+    """exercise name -> (tensors, metadata), computed from the reference and its variants."""
     source = FromReference(lookup)
     files = {}
     for ex in checks.EXERCISES:
         tensors: dict[str, torch.Tensor] = {}
-        meta = {"__format__": FORMAT, "__torch__": torch.__version__}
+        mistakes = source.mistakes(ex)
+        meta = {
+            "__format__": FORMAT,
+            "__torch__": torch.__version__,
+            "__mistakes__": json.dumps({m.id: {"title": m.title, "fix": m.fix} for m in mistakes}),
+        }
         for check in ex.checks:
             if not check.judge.needs_expected:
                 continue
             inputs = check.inputs(Rng(stable_seed(ex.name, check.name)))
             reply = source.get(ex, check, inputs)
             tensors.update({f"{check.name}/{k}": v for k, v in reply.outputs.items()})
-            meta[check.name] = json.dumps(
-                {"inputs": digest(inputs), "info": reply.info}, sort_keys=True
-            )
+            meta[check.name] = _entry(reply, inputs=digest(inputs))
+            for m in mistakes:
+                variant = source.mistake_reply(ex, check, inputs, m.id)
+                key = f"mistake:{m.id}/{check.name}"
+                tensors.update({f"{key}/{k}": v for k, v in variant.outputs.items()})
+                meta[key] = _entry(variant)
         files[ex.name] = (tensors, meta)
     return files
 
@@ -58,6 +75,8 @@ def compare(name: str, fresh, committed) -> list[str]:
     """Differences between freshly built fixtures and committed ones, as sentences."""
     (t_new, m_new), (t_old, m_old) = fresh, committed
     problems = []
+    if m_new.get("__mistakes__") != m_old.get("__mistakes__"):
+        problems.append(f"{name}: the mistake catalogue changed")
     for key in sorted(set(m_new) | set(m_old)):
         if key.startswith("__"):
             continue
@@ -67,10 +86,10 @@ def compare(name: str, fresh, committed) -> list[str]:
             )
             continue
         a, b = json.loads(m_new[key]), json.loads(m_old[key])
-        if a["inputs"] != b["inputs"]:
+        if a.pop("inputs", None) != b.pop("inputs", None):
             problems.append(f"{name}/{key}: the check's inputs changed")
-        if a["info"] != b["info"]:
-            problems.append(f"{name}/{key}: the reference's info changed")
+        if a != b:
+            problems.append(f"{name}/{key}: the reference's info or error changed")
     for key in sorted(set(t_new) | set(t_old)):
         if key not in t_old or key not in t_new:
             problems.append(

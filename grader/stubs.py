@@ -25,6 +25,8 @@ import sys
 import tokenize
 from pathlib import Path
 
+from grader.paths import MODULES
+
 KIT_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
@@ -136,9 +138,11 @@ def stub_source(source: str, filename: str = "<string>") -> str:
 
 
 def generate(solutions_dir: Path) -> dict[str, str]:
-    """Map each ``*.py`` file name in ``solutions_dir`` to the text of its learner stub."""
+    """Map the package's ``__init__.py`` and each exercise module in ``solutions_dir`` to the
+    text of its learner stub (other files there, such as the mistake catalogue, stay hidden)."""
     stubs = {}
-    for path in sorted(Path(solutions_dir).glob("*.py")):
+    for name in ["__init__.py", *(f"{m}.py" for m in MODULES)]:
+        path = Path(solutions_dir) / name
         source = path.read_text(encoding="utf-8")
         stubs[path.name] = HEADER.format(name=path.name) + stub_source(source, str(path))
     return stubs

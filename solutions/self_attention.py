@@ -17,6 +17,8 @@ class SelfAttention_v1(nn.Module):
     Rules: create ``W_query``, ``W_key`` and ``W_value`` in that order, each
     ``nn.Parameter(torch.rand(d_in, d_out))``; the order fixes which random
     numbers each matrix gets, so seeded results match the book.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         d_in: size of each input embedding.
@@ -66,6 +68,8 @@ class SelfAttention_v2(nn.Module):
     Rules: create ``W_query``, ``W_key`` and ``W_value`` in that order, each
     ``nn.Linear(d_in, d_out, bias=qkv_bias)``. The forward pass is the same as
     ``SelfAttention_v1``'s.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
 
     Args:
         d_in: size of each input embedding.

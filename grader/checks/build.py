@@ -9,8 +9,22 @@ from __future__ import annotations
 
 import torch
 
+from grader.checks.judges import AllOf, Close, Same
 from grader.rng import Rng
 from grader.worker.probes import tensor_ref
+
+# Eval mode: the same output twice (dropout off), and the reference's values.
+EVAL_MODE = AllOf(
+    (
+        Same(
+            what="the two eval-mode outputs",
+            explain="dropout is still active in eval mode: use an nn.Dropout module (or "
+            "F.dropout(..., training=self.training)) so that model.eval() switches it off",
+            diagnosis="dropout.active_in_eval",
+        ),
+        Close(),
+    )
+)
 
 # "Your journey starts with one step", embedded in three dimensions (book §3.3.1).
 TOY = torch.tensor(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.checks.build import (
+    EVAL_MODE,
     TOY_BATCH_TEXT,
     V2_SCORES,
     V2_WEIGHTS,
@@ -30,6 +31,7 @@ from grader.checks.judges import (
     ZeroAboveDiagonal,
 )
 from grader.checks.spec import Check, Exercise
+from grader.worker.watch import FUSED_ATTENTION_CALLS
 
 MODULE = "causal_attention"
 
@@ -119,6 +121,7 @@ mask_and_renormalize = Exercise(
 masked_attention_weights = Exercise(
     name="masked_attention_weights",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
     section="3.5.1",
     hint="masked_fill the future positions with -inf, divide by sqrt(d_k), then softmax(dim=-1).",
     checks=(
@@ -298,6 +301,7 @@ def dropout_inputs(rng):
 CausalAttention = Exercise(
     name="CausalAttention",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
     section="3.5.3",
     hint="SelfAttention_v2 on batches (keys.transpose(1, 2)), plus the causal mask "
     "(a registered buffer, sliced to [:num_tokens, :num_tokens]) and dropout on the weights.",
@@ -356,7 +360,7 @@ CausalAttention = Exercise(
             f"CausalAttention({CONFIG}, dropout=0.5) in eval mode, forward twice on x",
             build(init(dropout=0.5), forward=("x", "x")),
             loaded(),
-            AllOf((Close(), Same(what="the two eval-mode outputs"))),
+            EVAL_MODE,
             advice="use self.dropout (an nn.Dropout module), which model.eval() switches off",
         ),
         Check(
@@ -387,7 +391,7 @@ CausalAttention = Exercise(
             "device",
             "follows .to(device)",
             f"CausalAttention({CONFIG}).to('meta') on x on the meta device",
-            build(init(), device="meta"),
+            build(init(), device="meta", describe=True),
             loaded(),
             FollowsDevice(),
             advice="register the mask with self.register_buffer('mask', ...) so that "

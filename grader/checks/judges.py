@@ -26,6 +26,7 @@ class Verdict:
     passed: bool
     message: str = ""
     note: str = ""
+    diagnosis: str = ""  # the id of a mistake the judge itself recognised
 
 
 PASS = Verdict(True)
@@ -40,6 +41,13 @@ class Judge:
     def on_error(self, got: Reply) -> Verdict | None:
         """A verdict for a reply that is not "ok", or None to let the engine report it."""
         return None
+
+    def matches(self, inputs: dict, other: Reply, got: Reply) -> bool:
+        """Whether `got` passes when `other` (a known mistake's reply) is taken as expected."""
+        try:
+            return self(inputs, other, got).passed
+        except Exception:  # a variant's outputs may lack what this judge reads
+            return False
 
     @property
     def tolerance(self) -> str:
@@ -123,7 +131,11 @@ class Unchanged(Judge):
                 return _missing(f"after:{name}")
             diff = difference(inputs[name], after, 0.0, 0.0, f"input '{name}' after the call")
             if diff:
-                return Verdict(False, f"the call modified its input '{name}' in place: {diff}")
+                return Verdict(
+                    False,
+                    f"the call modified its input '{name}' in place: {diff}",
+                    diagnosis="inputs_modified_in_place",
+                )
         return PASS
 
 
@@ -136,6 +148,8 @@ class Same(Judge):
     upto: int | None = None
     atol: float = 1e-6
     what: str = "the two outputs"
+    explain: str = ""  # what a difference means, appended to the message
+    diagnosis: str = ""  # the mistake a difference reveals, if it reveals one
     needs_expected = False
 
     def __call__(self, inputs, expected, got):
@@ -145,7 +159,11 @@ class Same(Judge):
         if self.upto is not None:
             x, y = x[..., : self.upto, :], y[..., : self.upto, :]
         diff = difference(x, y, self.atol, 0.0, self.what)
-        return Verdict(not diff, diff or "")
+        if not diff:
+            return PASS
+        return Verdict(
+            False, diff + (f"\n{self.explain}" if self.explain else ""), diagnosis=self.diagnosis
+        )
 
 
 @dataclass(frozen=True)
@@ -171,8 +189,10 @@ class Raises(Judge):
 
     needs_expected = False
 
+    diagnosis: str = ""
+
     def __call__(self, inputs, expected, got):
-        return Verdict(False, "no error was raised")
+        return Verdict(False, "no error was raised", diagnosis=self.diagnosis)
 
     def on_error(self, got):
         return Verdict(True) if got.status == "error" else None
@@ -186,7 +206,7 @@ class Grads(Judge):
     rtol: float = 1e-3
 
     def __call__(self, inputs, expected, got):
-        missing = got.info.get("no_grad", [])
+        missing = sorted(set(got.info.get("no_grad", [])) - set(expected.info.get("no_grad", [])))
         if missing:
             return Verdict(
                 False,
@@ -294,16 +314,31 @@ class MaskShape(Judge):
 
 @dataclass(frozen=True)
 class FollowsDevice(Judge):
-    """The module runs after `.to(device)` with inputs on that device (here the meta device)."""
+    """The module runs after `.to(device)` with inputs on that device (here the meta device),
+    and keeps no tensor in a plain attribute (`.to` would leave it behind; the meta device
+    does not catch every such mix, in-place masked_fill_ for one)."""
 
     needs_expected = True
 
     def __call__(self, inputs, expected, got):
+        left_behind = sorted(n for n, shape in _describe(got).get("plain_tensors", {}).items() if shape)
+        if left_behind:
+            return Verdict(
+                False,
+                f"{', '.join(left_behind)} is a plain tensor attribute: .to(device) does not move "
+                "it, so on a GPU it stays on the CPU (register it with register_buffer)",
+            )
         e = expected.info.get("device_out", [])
         g = got.info.get("device_out", [])
         if e == g:
             return PASS
         return Verdict(False, f"on the device the output was {g}, expected {e}")
+
+    def matches(self, inputs, other, got):
+        def seen(reply):
+            return _describe(reply).get("plain_tensors"), reply.info.get("device_out")
+
+        return seen(other) == seen(got)
 
     def on_error(self, got):
         message = (got.error or {}).get("message", "")
@@ -321,6 +356,10 @@ class AllOf(Judge):
     @property
     def needs_expected(self):  # type: ignore[override]
         return any(j.needs_expected for j in self.judges)
+
+    def matches(self, inputs, other, got):
+        # Only the parts that compare with the expected reply say whether a mistake matches.
+        return all(j.matches(inputs, other, got) for j in self.judges if j.needs_expected)
 
     def __call__(self, inputs, expected, got):
         notes = []
@@ -416,6 +455,9 @@ class DropoutOnWeights(Judge):
     def __call__(self, inputs, expected, got):
         if "out" not in got.outputs:
             return _missing("out")
+        for key in ("out", "eval"):
+            if key in got.outputs and got.outputs[key].shape != expected.outputs["eval"].shape:
+                return Verdict(False, difference(expected.outputs["eval"], got.outputs[key], 0, 0))
         weights = self._recover(inputs, expected.outputs["eval"])  # the reference, no dropout
         if "eval" in got.outputs and difference(
             weights, self._recover(inputs, got.outputs["eval"]), 1e-4, 1e-3
@@ -450,6 +492,7 @@ class DropoutOnWeights(Judge):
                     False,
                     "kept weights are scaled by 1/p: p and 1-p look swapped (p is the chance of "
                     "dropping a weight; the kept ones are scaled by 1/(1-p))",
+                    diagnosis="dropout.p_swapped",
                 )
             bad = int((~(is_zero | is_kept)).sum())
             return Verdict(
@@ -457,6 +500,7 @@ class DropoutOnWeights(Judge):
                 f"{bad} of {weights.numel()} attention weights are neither 0 nor weight/(1-p): "
                 "dropout should act on the attention weights after the softmax, before they "
                 "multiply the values",
+                diagnosis="dropout.misplaced",
             )
         k = int((is_zero & lower).sum())
         low, high = binomial_bounds(n, self.p, self.tail)
@@ -465,6 +509,7 @@ class DropoutOnWeights(Judge):
                 False,
                 f"{k} of {n} weights ({k / n:.0%}) were dropped with p={self.p}; a correct dropout "
                 f"drops between {low} and {high} here",
+                diagnosis="dropout.wrong_rate",
             )
         return PASS
 
@@ -498,8 +543,11 @@ class DropoutElementwise(Judge):
             if bool(((ratio - want).abs() <= 1e-5 * want).all()):
                 return PASS
             median = float(ratio.median()) if ratio.numel() else float("nan")
+            diagnosis = {1.0: "dropout.no_rescale", round(1 / self.p, 4): "dropout.p_swapped"}
             return Verdict(
-                False, f"kept weights are multiplied by {median:.4g}, expected 1/(1-p) = {want:.4g}"
+                False,
+                f"kept weights are multiplied by {median:.4g}, expected 1/(1-p) = {want:.4g}",
+                diagnosis=diagnosis.get(round(median, 4), ""),
             )
         n, k = x.numel(), int(zero.sum())
         low, high = binomial_bounds(n, self.p, self.tail)
@@ -509,6 +557,7 @@ class DropoutElementwise(Judge):
             False,
             f"{k} of {n} weights ({k / n:.1%}) were zeroed with p={self.p}; a correct dropout "
             f"zeroes between {low} and {high} here",
+            diagnosis="dropout.wrong_rate",
         )
 
     @property

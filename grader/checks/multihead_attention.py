@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.checks.build import (
+    EVAL_MODE,
     TOY_BATCH_TEXT,
     build,
     dropout_setup,
@@ -28,6 +29,7 @@ from grader.checks.judges import (
     Unchanged,
 )
 from grader.checks.spec import Check, Exercise
+from grader.worker.watch import FUSED_ATTENTION_CALLS
 
 MODULE = "multihead_attention"
 BOOK_SEED_NOTE = (
@@ -80,6 +82,8 @@ def w_causal(rng):
 MultiHeadAttentionWrapper = Exercise(
     name="MultiHeadAttentionWrapper",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
+    watch_runtime=False,
     section="3.6.1",
     hint="self.heads = nn.ModuleList of num_heads CausalAttention modules; concatenate their "
     "outputs along the last dim.",
@@ -133,7 +137,7 @@ MultiHeadAttentionWrapper = Exercise(
             f"MultiHeadAttentionWrapper({W_CONFIG}, dropout=0.5) in eval mode, forward twice",
             build(w_init(dropout=0.5), forward=("x", "x")),
             w_loaded(),
-            AllOf((Close(), Same(what="the two eval-mode outputs"))),
+            EVAL_MODE,
             advice="pass dropout on to every CausalAttention head",
         ),
         Check(
@@ -215,6 +219,7 @@ SPLIT_LIKELY = (
 MultiHeadAttention = Exercise(
     name="MultiHeadAttention",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
     section="3.6.2",
     hint="Project once with d_out = num_heads * head_dim, split the last dim into heads, attend "
     "per head as in CausalAttention, merge the heads back and apply out_proj.",
@@ -304,7 +309,7 @@ MultiHeadAttention = Exercise(
             f"MultiHeadAttention({M_CONFIG}, dropout=0.5) in eval mode, forward twice",
             build(m_init(dropout=0.5), forward=("x", "x")),
             m_loaded(),
-            AllOf((Close(), Same(what="the two eval-mode outputs"))),
+            EVAL_MODE,
         ),
         Check(
             "dropout",
@@ -334,7 +339,7 @@ MultiHeadAttention = Exercise(
             "device",
             "follows .to(device)",
             f"MultiHeadAttention({M_CONFIG}).to('meta') on x on the meta device",
-            build(m_init(), device="meta"),
+            build(m_init(), device="meta", describe=True),
             m_loaded(),
             FollowsDevice(),
             advice="register the mask with self.register_buffer('mask', ...) so that "

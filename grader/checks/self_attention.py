@@ -10,6 +10,7 @@ from __future__ import annotations
 from grader.checks.build import TOY, TOY_TEXT, build, qkv
 from grader.checks.judges import Close, Grads, Structure, Unchanged
 from grader.checks.spec import Check, Exercise
+from grader.worker.watch import FUSED_ATTENTION_CALLS
 
 MODULE = "self_attention"
 D_IN, D_OUT, T = 5, 4, 7
@@ -35,6 +36,7 @@ def with_x(weights: dict, rng, **extra) -> dict:
 SelfAttention_v1 = Exercise(
     name="SelfAttention_v1",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
     section="3.4.2",
     hint="queries, keys, values = x @ W; weights = softmax(queries @ keys.T / sqrt(d_k)); "
     "return weights @ values.",
@@ -98,6 +100,7 @@ def v2_inputs(bias: bool):
 SelfAttention_v2 = Exercise(
     name="SelfAttention_v2",
     module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
     section="3.4.2",
     hint="As v1, with nn.Linear(d_in, d_out, bias=qkv_bias) layers: queries = self.W_query(x).",
     checks=(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grader.checks.build import TOY, TOY_SCORES_2, TOY_TEXT, TOY_WEIGHTS, call, causal_scores
 from grader.checks.judges import AllOf, Close, Grads, ShapeDType, SumsToOne, Unchanged
 from grader.checks.spec import Check, Exercise
+from grader.worker.watch import SOFTMAX_CALLS
 
 MODULE = "simple_attention"
 
@@ -156,6 +157,7 @@ normalize_by_sum = Exercise(
 softmax_naive = Exercise(
     name="softmax_naive",
     module=MODULE,
+    forbidden=SOFTMAX_CALLS,
     section="3.3.1",
     hint="softmax(x) = exp(x) / sum(exp(x)) along `dim`.",
     checks=(
@@ -205,6 +207,7 @@ def _large(rng):
 softmax_stable = Exercise(
     name="softmax_stable",
     module=MODULE,
+    forbidden=SOFTMAX_CALLS,
     section="3.3.1",
     hint="softmax(x) = softmax(x - c) for any c; subtracting the max along dim keeps exp <= 1.",
     checks=(

@@ -60,6 +60,10 @@ class Exercise:
     section: str  # key of SECTIONS
     hint: str  # the idea, in a sentence or two
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    forbidden: tuple[str, ...] = ()  # calls that skip the learning goal (see grader/judge/rules.py)
+    # Also judge the calls seen at run time? Not where the exercise runs another exercise's
+    # code (the wrapper runs CausalAttention heads, which are judged on their own).
+    watch_runtime: bool = True
 
     @property
     def max_points(self) -> int:

@@ -18,12 +18,15 @@ from grader import checks, paths
 from grader.checks.judges import Verdict
 from grader.checks.spec import Check, Exercise, where_to_look
 from grader.judge import reference
+from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference, KitError
+from grader.judge.rules import runtime_uses, static_uses
 from grader.judge.submission import open_submission
 from grader.report.results import (
     CRASHED,
     ERROR,
     FAILED,
+    FORBIDDEN,
     MISSING,
     NOT_ATTEMPTED,
     NOTE,
@@ -148,37 +151,71 @@ class Grading:
         self.submission = open_submission(source)
         self.session = Session(self.submission.folder, options)
         self._timeouts: dict[str, int] = {}
+        self._violations: dict[str, str] = {}
 
     def run(self, step: Step) -> CheckResult:
         ex, check = step.exercise, step.check
-        inputs: dict = {}
-        if ex.module not in self.submission.modules:
-            got = Reply(
-                "missing",
-                error={
-                    "type": "missing",
-                    "frames": [],
-                    "message": f"{ex.module}.py is not in the submission",
-                },
-            )
-        elif self._timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
-            got = Reply(
-                "timeout",
-                error={
-                    "type": "timeout",
-                    "frames": [],
-                    "message": "not run: earlier checks of this exercise timed out",
-                },
-            )
-        else:
-            inputs = check.inputs(Rng(step.seed))
-            got = self.session.call(ex.module, ex.probe(check), inputs)
-            if got.status == "timeout":
-                self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
+        inputs, got = self._call(step)
         want = None
         if check.judge.needs_expected and (got.ok or check.judge.on_error(got) is not None):
             want = self.expected.get(ex, check, inputs)
-        return evaluate(ex, check, inputs, want, got, step.hidden, self.options.hints)
+        result = evaluate(ex, check, inputs, want, got, step.hidden, self.options.hints)
+        if result.status in (FAILED, ERROR, NOTE) and not result.diagnosis:
+            if check.judge.needs_expected and got.status == "error":
+                self.expected.get(ex, check, inputs)  # validates the inputs against a fixture
+            mistakes = diagnose(self.expected, ex, check, inputs, got)
+            if mistakes:
+                result.diagnosis = ",".join(m.id for m in mistakes)
+                result.likely = " OR ".join(f"{m.title} ({m.fix})" for m in mistakes[:3])
+        if self._violation(ex, got) and result.counts:
+            self._forbid(result, ex)
+        return result
+
+    def _call(self, step: Step) -> tuple[dict, Reply]:
+        ex = step.exercise
+        if ex.module not in self.submission.modules:
+            return {}, _failure("missing", f"{ex.module}.py is not in the submission")
+        if self._timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
+            return {}, _failure("timeout", "not run: earlier checks of this exercise timed out")
+        inputs = step.check.inputs(Rng(step.seed))
+        got = self.session.call(ex.module, ex.probe(step.check), inputs)
+        if got.status == "timeout":
+            self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
+        return inputs, got
+
+    def _violation(self, ex: Exercise, got: Reply) -> str:
+        """The exercise's forbidden calls found so far (in its source, or seen at run time)."""
+        if not ex.forbidden:
+            return ""
+        if ex.name not in self._violations:
+            path = self.submission.folder / f"{ex.module}.py"
+            source = path.read_text(errors="replace") if path.is_file() else ""
+            uses = static_uses(source, ex.name, ex.forbidden)
+            self._violations[ex.name] = ", ".join(f"{name} (line {line})" for name, line in uses)
+        seen = runtime_uses(got.info, ex.forbidden) if ex.watch_runtime else []
+        if seen and not self._violations[ex.name]:
+            self._violations[ex.name] = ", ".join(seen) + " (seen while it ran)"
+        return self._violations[ex.name]
+
+    def _forbid(self, result: CheckResult, ex: Exercise) -> None:
+        result.status, result.points = FORBIDDEN, 0
+        result.problem = (
+            f"{ex.name} uses {self._violations[ex.name]}, which its docstring's rules forbid: "
+            "it would skip what the exercise teaches, so the exercise earns no points until "
+            "that call is gone"
+        )
+        result.tried = result.tried or f"reading and running {ex.name}"
+        result.look = result.look or where_to_look(ex.section)
+
+    def finish(self, report: Report) -> None:
+        """Withhold the points of an exercise whose forbidden call surfaced only in a later check."""
+        for result in report.results:
+            if (
+                self._violations.get(result.exercise)
+                and result.counts
+                and result.status != FORBIDDEN
+            ):
+                self._forbid(result, checks.find(result.exercise))
 
     def new_report(self) -> Report:
         report = Report(
@@ -216,8 +253,13 @@ def grade(
             report.results.append(result)
             if progress:
                 progress(result, i + 1, len(grading.steps))
+        grading.finish(report)
     report.seconds = time.monotonic() - start
     return report
+
+
+def _failure(status: str, message: str) -> Reply:
+    return Reply(status, error={"type": status, "frames": [], "message": message})
 
 
 # -- turning replies into results ---------------------------------------------------------
@@ -261,6 +303,7 @@ def evaluate(
         points=check.points if passed else 0,
         max_points=check.points,
         note=verdict.note if verdict is not None else "",
+        diagnosis=verdict.diagnosis if verdict is not None else "",
         hidden=hidden,
         section=ex.section,
         seconds=got.seconds,

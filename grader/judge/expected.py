@@ -10,12 +10,15 @@ made from, so a fixture that no longer fits its check is reported, never silentl
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
 from grader.checks.spec import Check, Exercise
+from grader.judge.variants import Variants
 from grader.rng import digest
 from grader.worker import wire
 from grader.worker.launch import Reply
@@ -26,19 +29,50 @@ class KitError(Exception):
     """The kit itself is inconsistent (stale fixtures, a failing reference): not the learner's fault."""
 
 
+@dataclass(frozen=True)
+class KnownMistake:
+    id: str
+    title: str
+    fix: str
+
+
+def run_on(lookup, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
+    """The probe's reply from trusted code (the reference or a variant); errors become replies."""
+    copies = {k: v.clone() for k, v in inputs.items()}
+    try:
+        with warnings.catch_warnings():  # the mistaken variants may trip deprecation warnings
+            warnings.simplefilter("ignore")
+            outputs, info = run_probe(exercise.probe(check), copies, lookup)
+    except Exception as e:
+        return Reply(
+            "error", error={"type": type(e).__name__, "message": str(e)[:2000], "frames": []}
+        )
+    return Reply("ok", {k: wire.plain(v) for k, v in outputs.items()}, info)
+
+
 class FromReference:
     name = "reference"
 
-    def __init__(self, lookup):
+    def __init__(self, lookup, variants: Variants | None = None):
         self.lookup = lookup
+        self.variants = variants if variants is not None else Variants()
+
+    def mistakes(self, exercise: Exercise) -> list[KnownMistake]:
+        return [
+            KnownMistake(m.id, m.title, m.fix) for m in self.variants.for_exercise(exercise.name)
+        ]
+
+    def mistake_reply(
+        self, exercise: Exercise, check: Check, inputs, mistake_id: str
+    ) -> Reply | None:
+        mistake = next(m for m in self.variants.for_exercise(exercise.name) if m.id == mistake_id)
+        return run_on(self.variants.lookup(mistake, exercise.module), exercise, check, inputs)
 
     def get(self, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
-        copies = {k: v.clone() for k, v in inputs.items()}
-        try:
-            outputs, info = run_probe(exercise.probe(check), copies, self.lookup)
-        except Exception as e:
-            raise KitError(f"the reference failed {exercise.name}/{check.name}: {e!r}") from e
-        return Reply("ok", {k: wire.plain(v) for k, v in outputs.items()}, info)
+        reply = run_on(self.lookup, exercise, check, inputs)
+        if not reply.ok:
+            raise KitError(f"the reference failed {exercise.name}/{check.name}: {reply.error}")
+        return reply
 
 
 class FromFixtures:
@@ -69,6 +103,26 @@ class FromFixtures:
                 f"the inputs of {exercise.name}/{check.name} no longer match its fixture; "
                 "regenerate them with `python -m grader.fixtures`"
             )
-        prefix = f"{check.name}/"
+        return self._reply(tensors, entry, f"{check.name}/")
+
+    @staticmethod
+    def _reply(tensors: dict, entry: dict, prefix: str) -> Reply:
+        if entry.get("error"):
+            return Reply("error", error=entry["error"])
         outputs = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         return Reply("ok", outputs, entry.get("info", {}))
+
+    def mistakes(self, exercise: Exercise) -> list[KnownMistake]:
+        _, meta = self._load(exercise.name)
+        known = json.loads(meta.get("__mistakes__", "{}"))
+        return [KnownMistake(i, m["title"], m["fix"]) for i, m in known.items()]
+
+    def mistake_reply(
+        self, exercise: Exercise, check: Check, inputs, mistake_id: str
+    ) -> Reply | None:
+        """The variant's reply on a public check (the caller has already checked the inputs)."""
+        tensors, meta = self._load(exercise.name)
+        key = f"mistake:{mistake_id}/{check.name}"
+        if key not in meta:
+            return None
+        return self._reply(tensors, json.loads(meta[key]), key + "/")

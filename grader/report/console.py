@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.checks.spec import where_to_look
-from grader.report.results import MISSING, NOT_ATTEMPTED, PASSED, Report
+from grader.report.results import FORBIDDEN, MISSING, NOT_ATTEMPTED, PASSED, Report
 
 STYLES = {PASSED: "green", NOT_ATTEMPTED: "dim", MISSING: "yellow"}
 
@@ -43,7 +43,7 @@ def render(report: Report, console: Console | None = None) -> None:
     for ex in summaries:
         if not ex.failed:
             continue
-        if ex.status in (NOT_ATTEMPTED, MISSING):
+        if ex.status in (NOT_ATTEMPTED, MISSING, FORBIDDEN):
             reason = "not attempted yet" if ex.status == NOT_ATTEMPTED else ex.failed[0].summary
             line = Text(f"· {ex.name}: ", style="bold")
             line.append(f"{reason} (read {where_to_look(ex.section)})")

@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 # Statuses of a check. "note" marks a zero-point check: shown, never deducted.
-PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING, TIMEOUT, CRASHED, NOTE = (
+PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING = (
     "passed",
     "failed",
     "error",
     "not attempted",
     "missing",
-    "timeout",
-    "crashed",
-    "note",
 )
+TIMEOUT, CRASHED, NOTE, FORBIDDEN = "timeout", "crashed", "note", "forbidden call"
 
 
 @dataclass
@@ -40,7 +38,8 @@ class CheckResult:
     hint: str = ""  # the exercise's idea
     look: str = ""  # where in the chapter to look
     printed: str = ""  # what the learner's code printed meanwhile
-    diagnosis: str = ""  # the id of the known mistake the output matches, if any
+    diagnosis: str = ""  # ids of the known mistakes the output matches, comma-separated
+    likely: str = ""  # those mistakes in words, with the direction of the fix
 
     @property
     def summary(self) -> str:
@@ -53,7 +52,9 @@ class CheckResult:
         lines = [f"tried:    {self.tried}"]
         for i, line in enumerate(self.problem.splitlines() or [""]):
             lines.append(("result:   " if i == 0 else " " * 10) + line)
-        if self.advice:
+        if self.likely:
+            lines.append(f"likely:   {self.likely}")
+        elif self.advice:
             lines.append(f"check:    {self.advice}")
         if with_hint and self.hint:
             lines.append(f"hint:     {self.hint}")
@@ -144,6 +145,8 @@ def _summarise(name: str, results: list[CheckResult]) -> ExerciseSummary:
         status = NOT_ATTEMPTED
     elif statuses == {MISSING}:
         status = MISSING
+    elif FORBIDDEN in statuses:
+        status = FORBIDDEN
     else:
         status = f"{len(failed)} of {len(scored)} checks failed"
     return ExerciseSummary(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from grader.worker import probes, wire
+from grader.worker import probes, watch, wire
 
 PACKAGE = "exercises"
 MAX_MESSAGE = 2000
@@ -114,6 +114,7 @@ def classify(exc: BaseException, folder: Path) -> dict:
 def serve(folder: Path) -> None:
     proto_in, proto_out = _take_protocol_streams()
     torch.set_num_threads(int(os.environ.get("ATTENTION_GRADER_THREADS", "1")))
+    watch.install()
     install_submission(folder)
     wire.write_frame(proto_out, {"ready": True, "torch": torch.__version__, "pid": os.getpid()})
     while True:
@@ -125,6 +126,7 @@ def serve(folder: Path) -> None:
             return
         reply: dict = {"id": request.get("id")}
         outputs: dict = {}
+        watch.take()
         try:
             if request.get("op") == "import":
                 importlib.import_module(f"{PACKAGE}.{request['module']}")
@@ -135,7 +137,8 @@ def serve(folder: Path) -> None:
             reply.update(status="ok", info=info)
         except BaseException as exc:  # noqa: BLE001 - everything, SystemExit included, is reported
             outputs = {}
-            reply.update(classify(exc, folder))
+            reply.update(classify(exc, folder), info={})
+        reply["info"]["calls"] = watch.take()
         try:
             wire.write_frame(proto_out, reply, outputs)
         except Exception as exc:  # an output that cannot be serialised, for instance

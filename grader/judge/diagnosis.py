@@ -1,0 +1,41 @@
+"""Name the learner's mistake: compare a failed check's output with each known mistake's.
+
+For every variant of the exercise (the reference with one known mistake, see variants.py),
+the check's own judge decides whether the learner's reply matches the variant's as it would
+decide a match with the reference. An exception matches a variant that raises the same
+exception type with the same message. Only failed checks are diagnosed, so a diagnosis never
+changes a verdict; when several variants match, all are named.
+"""
+
+from __future__ import annotations
+
+from grader.checks.spec import Check, Exercise
+from grader.worker.launch import Reply
+
+
+def _first_line(error: dict | None) -> tuple[str, str]:
+    error = error or {}
+    lines = (error.get("message") or "").splitlines()
+    return error.get("type", ""), lines[0] if lines else ""
+
+
+def same_error(a: Reply, b: Reply) -> bool:
+    return a.status == b.status == "error" and _first_line(a.error) == _first_line(b.error)
+
+
+def diagnose(source, exercise: Exercise, check: Check, inputs: dict, got: Reply) -> list:
+    """The known mistakes (objects with id, title, fix) whose output the learner's matches."""
+    if not check.judge.needs_expected or got.status not in ("ok", "error"):
+        return []
+    matches = []
+    for mistake in source.mistakes(exercise):
+        other = source.mistake_reply(exercise, check, inputs, mistake.id)
+        if other is None:
+            continue
+        if got.ok and other.ok:
+            matched = check.judge.matches(inputs, other, got)
+        else:
+            matched = same_error(got, other)
+        if matched:
+            matches.append(mistake)
+    return matches

@@ -1,0 +1,87 @@
+"""Forbidden calls: the library functions that would skip an exercise's learning goal.
+
+Each exercise lists them (`Exercise.forbidden`, dotted names such as "torch.softmax" or
+"torch.Tensor.softmax") and its stub's docstring states the rule. They are detected twice:
+statically here, by reading the submission's source (the judge parses it, never imports it),
+and at run time by the worker, which wraps these functions before the learner's code is
+imported and reports which ones ran during each call. Neither is airtight against deliberate
+evasion (the worker shares its process with the learner's code); together they catch every
+ordinary use, which is what the rule is for.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from grader.worker.watch import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS
+
+__all__ = ["FUSED_ATTENTION_CALLS", "SOFTMAX_CALLS", "runtime_uses", "static_uses"]
+
+# Methods of tensors are recognised by name wherever they are called on something that is
+# not a module alias (x.softmax(...)).
+TENSOR_METHODS = {"softmax": "torch.Tensor.softmax", "log_softmax": "torch.Tensor.log_softmax"}
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Local name -> dotted name, from every import in the module (nested ones too)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    names[a.asname] = a.name
+                else:
+                    top = a.name.split(".")[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                names[a.asname or a.name] = f"{node.module}.{a.name}"
+    return names
+
+
+def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id in aliases:
+        return ".".join([aliases[node.id], *reversed(parts)])
+    return None
+
+
+def static_uses(source: str, definition: str, forbidden: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(forbidden name, line) for each use inside the top-level def or class `definition`."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    aliases = _aliases(tree)
+    target = next(
+        (
+            n
+            for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == definition
+        ),
+        None,
+    )
+    if target is None:
+        return []
+    found = []
+    for node in ast.walk(target):
+        name = None
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            name = (
+                _dotted(node, aliases) if isinstance(node, ast.Attribute) else aliases.get(node.id)
+            )
+            if name is None and isinstance(node, ast.Attribute) and node.attr in TENSOR_METHODS:
+                base = node.value
+                if not (isinstance(base, ast.Name) and base.id == "self"):
+                    name = TENSOR_METHODS[node.attr]
+        if name and name in forbidden:
+            found.append((name, node.lineno))
+    return sorted(set(found), key=lambda x: x[1])
+
+
+def runtime_uses(info: dict, forbidden: tuple[str, ...]) -> list[str]:
+    """The forbidden names the worker saw called during one probe."""
+    return sorted(set(info.get("calls", [])) & set(forbidden))

@@ -1,0 +1,271 @@
+"""The known mistakes of chapter 3, as minimal edits of the reference solutions.
+
+The grader builds each mistaken variant from these edits and runs a failed check on it too:
+when the learner's output matches a variant's, the feedback names the mistake and the
+direction of the fix. Matching is behavioural (outputs, structure, or the error raised), so
+it works whatever the learner's code looks like. This file stays hidden with the solutions;
+a learner's copy of the kit carries only the variants' outputs on the public checks, in
+fixtures/, and the titles and fixes below.
+
+Each edit is (old, new): `old` must occur exactly once inside the definition of `target`
+(the exercise's function or class unless given), and is replaced by `new`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    exercise: str
+    title: str  # what the mistake is
+    fix: str  # the direction of the fix, never the code
+    edits: tuple[tuple[str, str], ...]
+    target: str = ""  # the function or class to edit (default: the exercise)
+
+
+SOFTMAX_TITLE = "the softmax normalises over the wrong dimension"
+SOFTMAX_FIX = "each query's weights (the last dim) must sum to 1: softmax over dim=-1"
+NO_SCALE_TITLE = "the scores are not scaled"
+NO_SCALE_FIX = "divide the scores by sqrt(d_k), d_k = keys.shape[-1], before the softmax"
+DK_TITLE = "the scores are divided by d_k instead of its square root"
+DK_FIX = "scale by sqrt(d_k) (d_k ** 0.5), not d_k"
+AFTER_TITLE = "the scaling is applied after the softmax"
+AFTER_FIX = "scale the scores before the softmax; afterwards the rows no longer sum to 1"
+SWAP_TITLE = "queries and keys are swapped"
+SWAP_FIX = "scores[i, j] = query_i · key_j: queries @ keys transposed, not keys @ queries transposed"
+DIAG_TITLE = "the mask also hides the diagonal (each token from itself)"
+DIAG_FIX = "mask only the future: j > i, i.e. triu(..., diagonal=1)"
+TRIANGLE_TITLE = "the mask hides the past instead of the future"
+TRIANGLE_FIX = "hide what lies above the diagonal (later tokens), keep what lies below"
+ZERO_TITLE = "masked scores are filled with 0 instead of -inf"
+ZERO_FIX = "fill with -inf before the softmax so masked weights become exactly 0"
+SLICE_TITLE = "the mask is not sliced to the sequence length"
+SLICE_FIX = "use mask[:num_tokens, :num_tokens]: inputs may be shorter than context_length"
+BUFFER_TITLE = "the mask is a plain attribute, not a registered buffer"
+BUFFER_FIX = "self.register_buffer('mask', ...) so .to(device) moves it with the module"
+BIAS_TITLE = "qkv_bias is ignored"
+BIAS_FIX = "pass bias=qkv_bias to the query, key and value layers"
+TRANSPOSE_T_TITLE = "keys.T on a batch reverses every dimension"
+TRANSPOSE_T_FIX = "transpose only the last two dims: keys.transpose(1, 2)"
+
+def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", d_in: str | None = None):
+    """The three scaling mistakes of a class whose softmax line divides by `scale`."""
+    line = f"torch.softmax(attn_scores / {scale}, dim=-1)"
+    mistakes = [
+        Mistake(f"{exercise}.no_scaling", exercise, NO_SCALE_TITLE, NO_SCALE_FIX,
+                ((line, "torch.softmax(attn_scores, dim=-1)"),)),
+        Mistake(f"{exercise}.scale_by_dk", exercise, DK_TITLE, DK_FIX,
+                ((line, "torch.softmax(attn_scores / keys.shape[-1], dim=-1)"),)),
+        Mistake(f"{exercise}.scale_after_softmax", exercise, AFTER_TITLE, AFTER_FIX,
+                ((line, "torch.softmax(attn_scores, dim=-1) / keys.shape[-1] ** 0.5"),)),
+        Mistake(f"{exercise}.softmax_wrong_dim", exercise, SOFTMAX_TITLE, SOFTMAX_FIX,
+                ((line, line.replace("dim=-1", "dim=-2")),)),
+    ]
+    if d_in:
+        mistakes.append(
+            Mistake(f"{exercise}.scale_by_d_in", exercise,
+                    "the scores are scaled by the input size, not the key dimension",
+                    "scale by sqrt of the keys' last dimension (the head dimension)",
+                    ((line, f"torch.softmax(attn_scores / {d_in} ** 0.5, dim=-1)"),)))
+    return mistakes
+
+
+SIMPLE = [
+    Mistake("attention_scores.transposed_product", "attention_scores",
+            "the product is inputs.T @ inputs, which compares dimensions, not tokens",
+            "scores compare tokens with tokens: a (T, d) @ (d, T) product gives (T, T)",
+            (("inputs @ inputs.T", "inputs.T @ inputs"),)),
+    Mistake("normalize_by_sum.global_sum", "normalize_by_sum",
+            "the scores are divided by the sum of the whole tensor",
+            "sum along `dim` only (keepdim=True), so each slice sums to 1",
+            (("scores.sum(dim=dim, keepdim=True)", "scores.sum()"),)),
+    Mistake("normalize_by_sum.dim_ignored", "normalize_by_sum",
+            "the `dim` argument is ignored", "sum along the `dim` you are given",
+            (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=-1, keepdim=True)"),)),
+    Mistake("softmax_naive.global_sum", "softmax_naive",
+            "the exponentials are divided by the sum of the whole tensor",
+            "sum along `dim` only (keepdim=True)",
+            (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum()"),)),
+    Mistake("softmax_naive.dim_ignored", "softmax_naive",
+            "the `dim` argument is ignored", "sum along the `dim` you are given",
+            (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"),)),
+    Mistake("softmax_stable.no_max_subtraction", "softmax_stable",
+            "the maximum is not subtracted, so exp overflows (inf/inf = NaN) for large inputs",
+            "subtract the maximum along dim (keepdim=True) before exp",
+            (("x - x.amax(dim=dim, keepdim=True)", "x"),)),
+    Mistake("softmax_stable.global_max", "softmax_stable",
+            "one maximum over the whole tensor is subtracted, so rows far below it underflow "
+            "to 0/0 = NaN", "subtract each slice's own maximum: amax(dim=dim, keepdim=True)",
+            (("x.amax(dim=dim, keepdim=True)", "x.max()"),)),
+    Mistake("softmax_stable.dim_ignored", "softmax_stable",
+            "the `dim` argument is ignored", "take the max and the sum along the `dim` you are given",
+            (("x.amax(dim=dim, keepdim=True)", "x.amax(dim=-1, keepdim=True)"),
+             ("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"))),
+    Mistake("context_vectors.weights_transposed", "context_vectors",
+            "the attention weights are used transposed (column i instead of row i)",
+            "context vector i weighs the inputs with row i of the weights: sum_j w[i, j] * x[j]",
+            (("attn_weights @ inputs", "attn_weights.T @ inputs"),)),
+]
+
+SELF = [
+    *_scaling("SelfAttention_v1"),
+    Mistake("SelfAttention_v1.queries_keys_swapped", "SelfAttention_v1", SWAP_TITLE, SWAP_FIX,
+            (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),)),
+    *_scaling("SelfAttention_v2"),
+    Mistake("SelfAttention_v2.queries_keys_swapped", "SelfAttention_v2", SWAP_TITLE, SWAP_FIX,
+            (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),)),
+    Mistake("SelfAttention_v2.qkv_bias_ignored", "SelfAttention_v2", BIAS_TITLE, BIAS_FIX,
+            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
+    Mistake("copy_v2_weights_into_v1.no_transpose", "copy_v2_weights_into_v1",
+            "the weights are copied without transposing them",
+            "nn.Linear stores (d_out, d_in); SelfAttention_v1 needs (d_in, d_out): transpose",
+            (("sa_v1.W_query.copy_(sa_v2.W_query.weight.T)", "sa_v1.W_query.data = sa_v2.W_query.weight.clone()"),
+             ("sa_v1.W_key.copy_(sa_v2.W_key.weight.T)", "sa_v1.W_key.data = sa_v2.W_key.weight.clone()"),
+             ("sa_v1.W_value.copy_(sa_v2.W_value.weight.T)", "sa_v1.W_value.data = sa_v2.W_value.weight.clone()"))),
+    Mistake("copy_v2_weights_into_v1.swapped", "copy_v2_weights_into_v1",
+            "two of the weight matrices are copied into each other's place",
+            "copy W_query into W_query, W_key into W_key and W_value into W_value",
+            (("sa_v1.W_query.copy_(sa_v2.W_query.weight.T)", "sa_v1.W_query.copy_(sa_v2.W_key.weight.T)"),
+             ("sa_v1.W_key.copy_(sa_v2.W_key.weight.T)", "sa_v1.W_key.copy_(sa_v2.W_query.weight.T)"))),
+]
+
+MASK_LINE = "attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)"
+BUFFER_LINE = 'self.register_buffer(\n            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)\n        )'
+MHA_MASK = "mask_bool = self.mask.bool()[:num_tokens, :num_tokens]"
+
+
+def _mask_mistakes(exercise: str, mask_line: str, fill_line: str) -> list[Mistake]:
+    """Mask mistakes of a class that builds its mask with BUFFER_LINE and slices it in
+    `mask_line`, filling with -inf in `fill_line`."""
+    return [
+        Mistake(f"{exercise}.mask_diagonal", exercise, DIAG_TITLE, DIAG_FIX,
+                ((BUFFER_LINE, BUFFER_LINE.replace("diagonal=1", "diagonal=0")),)),
+        Mistake(f"{exercise}.mask_wrong_triangle", exercise, TRIANGLE_TITLE, TRIANGLE_FIX,
+                ((BUFFER_LINE, BUFFER_LINE.replace("torch.triu", "torch.tril").replace("diagonal=1", "diagonal=-1")),)),
+        Mistake(f"{exercise}.mask_fill_zero", exercise, ZERO_TITLE, ZERO_FIX,
+                ((fill_line, fill_line.replace("-torch.inf", "0.0")),)),
+        Mistake(f"{exercise}.mask_not_sliced", exercise, SLICE_TITLE, SLICE_FIX,
+                ((mask_line, mask_line.replace("[:num_tokens, :num_tokens]", "")),)),
+        Mistake(f"{exercise}.mask_not_buffer", exercise, BUFFER_TITLE, BUFFER_FIX,
+                ((BUFFER_LINE, "self.mask = torch.triu(torch.ones(context_length, context_length), diagonal=1)"),)),
+    ]
+
+
+CAUSAL = [
+    Mistake("causal_mask.diagonal", "causal_mask", DIAG_TITLE, DIAG_FIX,
+            (("diagonal=1", "diagonal=0"),)),
+    Mistake("causal_mask.wrong_triangle", "causal_mask", TRIANGLE_TITLE, TRIANGLE_FIX,
+            (("torch.triu(", "torch.tril("), ("diagonal=1", "diagonal=-1"))),
+    Mistake("causal_mask.inverted", "causal_mask",
+            "True marks the visible positions instead of the hidden ones",
+            "True must mean 'hide this position': the future, above the diagonal",
+            (("torch.triu(", "~torch.triu("),)),
+    Mistake("mask_and_renormalize.no_renormalization", "mask_and_renormalize",
+            "the masked weights are not renormalised", "divide each row by its new sum",
+            (("return masked_simple / masked_simple.sum(dim=-1, keepdim=True)", "return masked_simple"),)),
+    Mistake("mask_and_renormalize.renormalize_wrong_dim", "mask_and_renormalize",
+            "the rows are renormalised over the wrong dimension",
+            "each row (the last dim) must sum to 1", (("sum(dim=-1, keepdim=True)", "sum(dim=-2, keepdim=True)"),)),
+    Mistake("mask_and_renormalize.mask_diagonal", "mask_and_renormalize", DIAG_TITLE, DIAG_FIX,
+            (("causal_mask(num_tokens)", "torch.ones(num_tokens, num_tokens, dtype=torch.bool).triu()"),)),
+    Mistake("masked_attention_weights.no_scaling", "masked_attention_weights", NO_SCALE_TITLE,
+            "divide the scores by sqrt(d_k) before the softmax",
+            (("masked / d_k**0.5", "masked"),)),
+    Mistake("masked_attention_weights.scale_by_dk", "masked_attention_weights", DK_TITLE, DK_FIX,
+            (("masked / d_k**0.5", "masked / d_k"),)),
+    Mistake("masked_attention_weights.scale_after_softmax", "masked_attention_weights", AFTER_TITLE, AFTER_FIX,
+            (("torch.softmax(masked / d_k**0.5, dim=-1)", "torch.softmax(masked, dim=-1) / d_k**0.5"),)),
+    Mistake("masked_attention_weights.softmax_wrong_dim", "masked_attention_weights", SOFTMAX_TITLE, SOFTMAX_FIX,
+            (("dim=-1)", "dim=-2)"),)),
+    Mistake("masked_attention_weights.mask_fill_zero", "masked_attention_weights", ZERO_TITLE, ZERO_FIX,
+            (("masked_fill(mask, -torch.inf)", "masked_fill(mask, 0.0)"),)),
+    Mistake("masked_attention_weights.mask_wrong_triangle", "masked_attention_weights", TRIANGLE_TITLE, TRIANGLE_FIX,
+            (("masked_fill(mask, -torch.inf)", "masked_fill(mask.T, -torch.inf)"),)),
+    *_scaling("CausalAttention", d_in="d_in"),
+    Mistake("CausalAttention.queries_keys_swapped", "CausalAttention", SWAP_TITLE, SWAP_FIX,
+            (("queries @ keys.transpose(1, 2)", "keys @ queries.transpose(1, 2)"),)),
+    Mistake("CausalAttention.keys_T", "CausalAttention", TRANSPOSE_T_TITLE, TRANSPOSE_T_FIX,
+            (("queries @ keys.transpose(1, 2)", "queries @ keys.T"),)),
+    Mistake("CausalAttention.qkv_bias_ignored", "CausalAttention", BIAS_TITLE, BIAS_FIX,
+            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
+    *_mask_mistakes("CausalAttention", MASK_LINE, MASK_LINE),
+]
+
+MHA_SOFTMAX = "torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)"
+SPLIT = (
+    "        keys = keys.view(b, num_tokens, self.num_heads, self.head_dim)\n"
+    "        queries = queries.view(b, num_tokens, self.num_heads, self.head_dim)\n"
+    "        values = values.view(b, num_tokens, self.num_heads, self.head_dim)\n"
+)
+TRANSPOSE = (
+    "        keys = keys.transpose(1, 2)\n"
+    "        queries = queries.transpose(1, 2)\n"
+    "        values = values.transpose(1, 2)\n"
+)
+
+MULTIHEAD = [
+    Mistake("MultiHeadAttentionWrapper.heads_wrong_dim", "MultiHeadAttentionWrapper",
+            "the heads are concatenated along the wrong dimension",
+            "concatenate the heads' context vectors along the last dim (dim=-1)",
+            (("dim=-1)", "dim=1)"),)),
+    Mistake("MultiHeadAttentionWrapper.shared_head", "MultiHeadAttentionWrapper",
+            "every head is the same module, so all heads share one set of weights",
+            "build a new CausalAttention for each head (a list comprehension, not [head] * n)",
+            (("[\n                CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)\n"
+              "                for _ in range(num_heads)\n            ]",
+              "[CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)] * num_heads"),)),
+    *_scaling("MultiHeadAttention", d_in="d_in"),
+    Mistake("MultiHeadAttention.scale_by_d_out", "MultiHeadAttention",
+            "the scores are scaled by d_out instead of the head dimension",
+            "each head's keys have head_dim = d_out // num_heads dims: scale by sqrt(head_dim)",
+            ((MHA_SOFTMAX, "torch.softmax(attn_scores / self.d_out ** 0.5, dim=-1)"),)),
+    Mistake("MultiHeadAttention.split_without_transpose", "MultiHeadAttention",
+            "the heads are split with a view to (b, num_heads, num_tokens, head_dim) and no "
+            "transpose, which mixes tokens across heads",
+            "view as (b, num_tokens, num_heads, head_dim), then transpose(1, 2)",
+            ((SPLIT + "\n        # (b, num_tokens, num_heads, head_dim) -> (b, num_heads, num_tokens, head_dim)\n" + TRANSPOSE,
+              SPLIT.replace("num_tokens, self.num_heads", "self.num_heads, num_tokens")),)),
+    Mistake("MultiHeadAttention.merge_without_transpose", "MultiHeadAttention",
+            "the heads are merged without transposing back first",
+            "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
+            "head_dim) before the view to (b, num_tokens, d_out)",
+            (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),)),
+    Mistake("MultiHeadAttention.no_out_proj", "MultiHeadAttention",
+            "out_proj is not applied", "finish with self.out_proj on the merged heads",
+            (("return self.out_proj(context_vec)", "return context_vec"),)),
+    Mistake("MultiHeadAttention.out_proj_no_bias", "MultiHeadAttention",
+            "out_proj has no bias", "out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
+            (("self.out_proj = nn.Linear(d_out, d_out)", "self.out_proj = nn.Linear(d_out, d_out, bias=False)"),)),
+    Mistake("MultiHeadAttention.out_proj_follows_qkv_bias", "MultiHeadAttention",
+            "out_proj's bias follows qkv_bias", "out_proj always has a bias; qkv_bias is for the query, key and value layers",
+            (("self.out_proj = nn.Linear(d_out, d_out)", "self.out_proj = nn.Linear(d_out, d_out, bias=qkv_bias)"),)),
+    Mistake("MultiHeadAttention.qkv_bias_ignored", "MultiHeadAttention", BIAS_TITLE, BIAS_FIX,
+            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
+             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
+    Mistake("MultiHeadAttention.queries_keys_swapped", "MultiHeadAttention", SWAP_TITLE, SWAP_FIX,
+            (("queries @ keys.transpose(2, 3)", "keys @ queries.transpose(2, 3)"),)),
+    *_mask_mistakes("MultiHeadAttention", MHA_MASK, "attn_scores.masked_fill_(mask_bool, -torch.inf)"),
+    Mistake("gpt2_small_attention.qkv_bias", "gpt2_small_attention",
+            "the query, key and value layers have a bias", "GPT-2 size here means qkv_bias=False",
+            (("qkv_bias=False", "qkv_bias=True"),)),
+    Mistake("gpt2_small_attention.heads", "gpt2_small_attention",
+            "the number of heads is not 12", "the smallest GPT-2 has 12 heads (head_dim 64)",
+            (("num_heads=12", "num_heads=8"),)),
+    Mistake("gpt2_small_attention.context_length", "gpt2_small_attention",
+            "the context length is not 1,024", "the smallest GPT-2 reads up to 1,024 tokens",
+            (("context_length=1024", "context_length=768"),)),
+    Mistake("wrapper_with_2d_output.changed_heads", "wrapper_with_2d_output",
+            "num_heads was changed instead of d_out", "keep num_heads=2 and make each head's d_out 1",
+            (("MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
+              "MultiHeadAttentionWrapper(d_in, 2, context_length, dropout, num_heads=1)"),)),
+]
+
+MISTAKES: tuple[Mistake, ...] = (*SIMPLE, *SELF, *CAUSAL, *MULTIHEAD)
