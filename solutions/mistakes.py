@@ -35,7 +35,9 @@ DK_FIX = "scale by sqrt(d_k) (d_k ** 0.5), not d_k"
 AFTER_TITLE = "the scaling is applied after the softmax"
 AFTER_FIX = "scale the scores before the softmax; afterwards the rows no longer sum to 1"
 SWAP_TITLE = "queries and keys are swapped"
-SWAP_FIX = "scores[i, j] = query_i · key_j: queries @ keys transposed, not keys @ queries transposed"
+SWAP_FIX = (
+    "scores[i, j] = query_i · key_j: queries @ keys transposed, not keys @ queries transposed"
+)
 DIAG_TITLE = "the mask also hides the diagonal (each token from itself)"
 DIAG_FIX = "mask only the future: j > i, i.e. triu(..., diagonal=1)"
 TRIANGLE_TITLE = "the mask hides the past instead of the future"
@@ -48,90 +50,241 @@ BUFFER_TITLE = "the mask is a plain attribute, not a registered buffer"
 BUFFER_FIX = "self.register_buffer('mask', ...) so .to(device) moves it with the module"
 BIAS_TITLE = "qkv_bias is ignored"
 BIAS_FIX = "pass bias=qkv_bias to the query, key and value layers"
+OFF_BY_ONE_TITLE = "the mask starts one diagonal too late, so each token sees the next one"
+OFF_BY_ONE_FIX = "hide every j > i: triu(..., diagonal=1)"
+INVERTED_TITLE = "the mask is inverted: it hides each token and its past instead of its future"
+INVERTED_FIX = "True (or 1) must mark the positions to hide: the future, above the diagonal"
+# qkv_bias ignored: every projection built without a bias.
+BIAS_EDITS = tuple(
+    (
+        f"self.{name} = nn.Linear(d_in, d_out, bias=qkv_bias)",
+        f"self.{name} = nn.Linear(d_in, d_out, bias=False)",
+    )
+    for name in ("W_query", "W_key", "W_value")
+)
 TRANSPOSE_T_TITLE = "keys.T on a batch reverses every dimension"
 TRANSPOSE_T_FIX = "transpose only the last two dims: keys.transpose(1, 2)"
 
-def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", d_in: str | None = None):
-    """The three scaling mistakes of a class whose softmax line divides by `scale`."""
+
+def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", batched: bool = False):
+    """The scaling mistakes of a class whose softmax line divides by `scale`."""
     line = f"torch.softmax(attn_scores / {scale}, dim=-1)"
     mistakes = [
-        Mistake(f"{exercise}.no_scaling", exercise, NO_SCALE_TITLE, NO_SCALE_FIX,
-                ((line, "torch.softmax(attn_scores, dim=-1)"),)),
-        Mistake(f"{exercise}.scale_by_dk", exercise, DK_TITLE, DK_FIX,
-                ((line, "torch.softmax(attn_scores / keys.shape[-1], dim=-1)"),)),
-        Mistake(f"{exercise}.scale_after_softmax", exercise, AFTER_TITLE, AFTER_FIX,
-                ((line, "torch.softmax(attn_scores, dim=-1) / keys.shape[-1] ** 0.5"),)),
-        Mistake(f"{exercise}.softmax_wrong_dim", exercise, SOFTMAX_TITLE, SOFTMAX_FIX,
-                ((line, line.replace("dim=-1", "dim=-2")),)),
+        Mistake(
+            f"{exercise}.no_scaling",
+            exercise,
+            NO_SCALE_TITLE,
+            NO_SCALE_FIX,
+            ((line, "torch.softmax(attn_scores, dim=-1)"),),
+        ),
+        Mistake(
+            f"{exercise}.scale_by_dk",
+            exercise,
+            DK_TITLE,
+            DK_FIX,
+            ((line, "torch.softmax(attn_scores / keys.shape[-1], dim=-1)"),),
+        ),
+        Mistake(
+            f"{exercise}.scale_after_softmax",
+            exercise,
+            AFTER_TITLE,
+            AFTER_FIX,
+            ((line, "torch.softmax(attn_scores, dim=-1) / keys.shape[-1] ** 0.5"),),
+        ),
+        Mistake(
+            f"{exercise}.softmax_wrong_dim",
+            exercise,
+            SOFTMAX_TITLE,
+            SOFTMAX_FIX,
+            ((line, line.replace("dim=-1", "dim=-2")),),
+        ),
     ]
-    if d_in:
+    mistakes.append(
+        Mistake(
+            f"{exercise}.scale_by_d_in",
+            exercise,
+            "the scores are scaled by the input size, not the key dimension",
+            "scale by sqrt of the keys' last dimension (the head dimension)",
+            ((line, "torch.softmax(attn_scores / x.shape[-1] ** 0.5, dim=-1)"),),
+        )
+    )
+    if batched:
         mistakes.append(
-            Mistake(f"{exercise}.scale_by_d_in", exercise,
-                    "the scores are scaled by the input size, not the key dimension",
-                    "scale by sqrt of the keys' last dimension (the head dimension)",
-                    ((line, f"torch.softmax(attn_scores / {d_in} ** 0.5, dim=-1)"),)))
+            Mistake(
+                f"{exercise}.scale_by_num_tokens",
+                exercise,
+                "the scores are scaled by keys.shape[1], which for batched keys is the "
+                "number of tokens",
+                "take the key dimension from the last axis: keys.shape[-1]",
+                ((line, "torch.softmax(attn_scores / keys.shape[1] ** 0.5, dim=-1)"),),
+            )
+        )
     return mistakes
 
 
 SIMPLE = [
-    Mistake("attention_scores.transposed_product", "attention_scores",
-            "the product is inputs.T @ inputs, which compares dimensions, not tokens",
-            "scores compare tokens with tokens: a (T, d) @ (d, T) product gives (T, T)",
-            (("inputs @ inputs.T", "inputs.T @ inputs"),)),
-    Mistake("normalize_by_sum.global_sum", "normalize_by_sum",
-            "the scores are divided by the sum of the whole tensor",
-            "sum along `dim` only (keepdim=True), so each slice sums to 1",
-            (("scores.sum(dim=dim, keepdim=True)", "scores.sum()"),)),
-    Mistake("normalize_by_sum.dim_ignored", "normalize_by_sum",
-            "the `dim` argument is ignored", "sum along the `dim` you are given",
-            (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=-1, keepdim=True)"),)),
-    Mistake("softmax_naive.global_sum", "softmax_naive",
-            "the exponentials are divided by the sum of the whole tensor",
-            "sum along `dim` only (keepdim=True)",
-            (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum()"),)),
-    Mistake("softmax_naive.dim_ignored", "softmax_naive",
-            "the `dim` argument is ignored", "sum along the `dim` you are given",
-            (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"),)),
-    Mistake("softmax_stable.no_max_subtraction", "softmax_stable",
-            "the maximum is not subtracted, so exp overflows (inf/inf = NaN) for large inputs",
-            "subtract the maximum along dim (keepdim=True) before exp",
-            (("x - x.amax(dim=dim, keepdim=True)", "x"),)),
-    Mistake("softmax_stable.global_max", "softmax_stable",
-            "one maximum over the whole tensor is subtracted, so rows far below it underflow "
-            "to 0/0 = NaN", "subtract each slice's own maximum: amax(dim=dim, keepdim=True)",
-            (("x.amax(dim=dim, keepdim=True)", "x.max()"),)),
-    Mistake("softmax_stable.dim_ignored", "softmax_stable",
-            "the `dim` argument is ignored", "take the max and the sum along the `dim` you are given",
-            (("x.amax(dim=dim, keepdim=True)", "x.amax(dim=-1, keepdim=True)"),
-             ("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"))),
-    Mistake("context_vectors.weights_transposed", "context_vectors",
-            "the attention weights are used transposed (column i instead of row i)",
-            "context vector i weighs the inputs with row i of the weights: sum_j w[i, j] * x[j]",
-            (("attn_weights @ inputs", "attn_weights.T @ inputs"),)),
+    Mistake(
+        "attention_scores.transposed_product",
+        "attention_scores",
+        "the product is inputs.T @ inputs, which compares dimensions, not tokens",
+        "scores compare tokens with tokens: a (T, d) @ (d, T) product gives (T, T)",
+        (("inputs @ inputs.T", "inputs.T @ inputs"),),
+    ),
+    Mistake(
+        "normalize_by_sum.global_sum",
+        "normalize_by_sum",
+        "the scores are divided by the sum of the whole tensor",
+        "sum along `dim` only (keepdim=True), so each slice sums to 1",
+        (("scores.sum(dim=dim, keepdim=True)", "scores.sum()"),),
+    ),
+    Mistake(
+        "normalize_by_sum.dim_ignored",
+        "normalize_by_sum",
+        "the `dim` argument is ignored",
+        "sum along the `dim` you are given",
+        (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=-1, keepdim=True)"),),
+    ),
+    Mistake(
+        "softmax_naive.global_sum",
+        "softmax_naive",
+        "the exponentials are divided by the sum of the whole tensor",
+        "sum along `dim` only (keepdim=True)",
+        (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum()"),),
+    ),
+    Mistake(
+        "softmax_naive.dim_ignored",
+        "softmax_naive",
+        "the `dim` argument is ignored",
+        "sum along the `dim` you are given",
+        (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"),),
+    ),
+    Mistake(
+        "softmax_naive.no_keepdim",
+        "softmax_naive",
+        "the sum drops the summed dimension (no keepdim), so the division broadcasts wrongly",
+        "keep the dimension: .sum(dim=dim, keepdim=True)",
+        (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=dim)"),),
+    ),
+    Mistake(
+        "softmax_stable.no_max_subtraction",
+        "softmax_stable",
+        "the maximum is not subtracted, so exp overflows (inf/inf = NaN) for large inputs",
+        "subtract the maximum along dim (keepdim=True) before exp",
+        (("x - x.amax(dim=dim, keepdim=True)", "x"),),
+    ),
+    Mistake(
+        "softmax_stable.global_max",
+        "softmax_stable",
+        "one maximum over the whole tensor is subtracted, so rows far below it underflow "
+        "to 0/0 = NaN",
+        "subtract each slice's own maximum: amax(dim=dim, keepdim=True)",
+        (("x.amax(dim=dim, keepdim=True)", "x.max()"),),
+    ),
+    Mistake(
+        "softmax_stable.dim_ignored",
+        "softmax_stable",
+        "the `dim` argument is ignored",
+        "take the max and the sum along the `dim` you are given",
+        (
+            ("x.amax(dim=dim, keepdim=True)", "x.amax(dim=-1, keepdim=True)"),
+            ("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"),
+        ),
+    ),
+    Mistake(
+        "softmax_stable.max_wrong_dim",
+        "softmax_stable",
+        "the maximum is taken over another dimension than the sum",
+        "subtract the maximum along the same `dim` you normalise over",
+        (("x.amax(dim=dim, keepdim=True)", "x.amax(dim=-1, keepdim=True)"),),
+    ),
+    Mistake(
+        "softmax_stable.sum_detached",
+        "softmax_stable",
+        "part of the computation is detached, so the gradient is wrong",
+        "keep every step in the autograd graph (no .detach(), .data or .item())",
+        (
+            (
+                "exp_x / exp_x.sum(dim=dim, keepdim=True)",
+                "exp_x / exp_x.sum(dim=dim, keepdim=True).detach()",
+            ),
+        ),
+    ),
+    Mistake(
+        "attention_scores_for_query.sum_over_tokens",
+        "attention_scores_for_query",
+        "the products are summed over the tokens instead of over the embedding dimension",
+        "each token's score sums inputs[i, k] * query[k] over k (the last dim)",
+        (("return inputs @ query", "return (inputs * query).sum(dim=0)"),),
+    ),
+    Mistake(
+        "context_vectors.weights_transposed",
+        "context_vectors",
+        "the attention weights are used transposed (column i instead of row i)",
+        "context vector i weighs the inputs with row i of the weights: sum_j w[i, j] * x[j]",
+        (("attn_weights @ inputs", "attn_weights.T @ inputs"),),
+    ),
 ]
 
 SELF = [
     *_scaling("SelfAttention_v1"),
-    Mistake("SelfAttention_v1.queries_keys_swapped", "SelfAttention_v1", SWAP_TITLE, SWAP_FIX,
-            (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),)),
+    Mistake(
+        "SelfAttention_v1.queries_keys_swapped",
+        "SelfAttention_v1",
+        SWAP_TITLE,
+        SWAP_FIX,
+        (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),),
+    ),
     *_scaling("SelfAttention_v2"),
-    Mistake("SelfAttention_v2.queries_keys_swapped", "SelfAttention_v2", SWAP_TITLE, SWAP_FIX,
-            (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),)),
-    Mistake("SelfAttention_v2.qkv_bias_ignored", "SelfAttention_v2", BIAS_TITLE, BIAS_FIX,
-            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
-    Mistake("copy_v2_weights_into_v1.no_transpose", "copy_v2_weights_into_v1",
-            "the weights are copied without transposing them",
-            "nn.Linear stores (d_out, d_in); SelfAttention_v1 needs (d_in, d_out): transpose",
-            (("sa_v1.W_query.copy_(sa_v2.W_query.weight.T)", "sa_v1.W_query.data = sa_v2.W_query.weight.clone()"),
-             ("sa_v1.W_key.copy_(sa_v2.W_key.weight.T)", "sa_v1.W_key.data = sa_v2.W_key.weight.clone()"),
-             ("sa_v1.W_value.copy_(sa_v2.W_value.weight.T)", "sa_v1.W_value.data = sa_v2.W_value.weight.clone()"))),
-    Mistake("copy_v2_weights_into_v1.swapped", "copy_v2_weights_into_v1",
-            "two of the weight matrices are copied into each other's place",
-            "copy W_query into W_query, W_key into W_key and W_value into W_value",
-            (("sa_v1.W_query.copy_(sa_v2.W_query.weight.T)", "sa_v1.W_query.copy_(sa_v2.W_key.weight.T)"),
-             ("sa_v1.W_key.copy_(sa_v2.W_key.weight.T)", "sa_v1.W_key.copy_(sa_v2.W_query.weight.T)"))),
+    Mistake(
+        "SelfAttention_v2.queries_keys_swapped",
+        "SelfAttention_v2",
+        SWAP_TITLE,
+        SWAP_FIX,
+        (("attn_scores = queries @ keys.T  #", "attn_scores = keys @ queries.T  #"),),
+    ),
+    Mistake(
+        "SelfAttention_v2.qkv_bias_ignored",
+        "SelfAttention_v2",
+        BIAS_TITLE,
+        BIAS_FIX,
+        BIAS_EDITS,
+    ),
+    Mistake(
+        "copy_v2_weights_into_v1.no_transpose",
+        "copy_v2_weights_into_v1",
+        "the weights are copied without transposing them",
+        "nn.Linear stores (d_out, d_in); SelfAttention_v1 needs (d_in, d_out): transpose",
+        (
+            (
+                "sa_v1.W_query.copy_(sa_v2.W_query.weight.T)",
+                "sa_v1.W_query.data = sa_v2.W_query.weight.clone()",
+            ),
+            (
+                "sa_v1.W_key.copy_(sa_v2.W_key.weight.T)",
+                "sa_v1.W_key.data = sa_v2.W_key.weight.clone()",
+            ),
+            (
+                "sa_v1.W_value.copy_(sa_v2.W_value.weight.T)",
+                "sa_v1.W_value.data = sa_v2.W_value.weight.clone()",
+            ),
+        ),
+    ),
+    Mistake(
+        "copy_v2_weights_into_v1.swapped",
+        "copy_v2_weights_into_v1",
+        "two of the weight matrices are copied into each other's place",
+        "copy W_query into W_query, W_key into W_key and W_value into W_value",
+        (
+            (
+                "sa_v1.W_query.copy_(sa_v2.W_query.weight.T)",
+                "sa_v1.W_query.copy_(sa_v2.W_key.weight.T)",
+            ),
+            (
+                "sa_v1.W_key.copy_(sa_v2.W_key.weight.T)",
+                "sa_v1.W_key.copy_(sa_v2.W_query.weight.T)",
+            ),
+        ),
+    ),
 ]
 
 MASK_LINE = "attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)"
@@ -143,58 +296,221 @@ def _mask_mistakes(exercise: str, mask_line: str, fill_line: str) -> list[Mistak
     """Mask mistakes of a class that builds its mask with BUFFER_LINE and slices it in
     `mask_line`, filling with -inf in `fill_line`."""
     return [
-        Mistake(f"{exercise}.mask_diagonal", exercise, DIAG_TITLE, DIAG_FIX,
-                ((BUFFER_LINE, BUFFER_LINE.replace("diagonal=1", "diagonal=0")),)),
-        Mistake(f"{exercise}.mask_wrong_triangle", exercise, TRIANGLE_TITLE, TRIANGLE_FIX,
-                ((BUFFER_LINE, BUFFER_LINE.replace("torch.triu", "torch.tril").replace("diagonal=1", "diagonal=-1")),)),
-        Mistake(f"{exercise}.mask_fill_zero", exercise, ZERO_TITLE, ZERO_FIX,
-                ((fill_line, fill_line.replace("-torch.inf", "0.0")),)),
-        Mistake(f"{exercise}.mask_not_sliced", exercise, SLICE_TITLE, SLICE_FIX,
-                ((mask_line, mask_line.replace("[:num_tokens, :num_tokens]", "")),)),
-        Mistake(f"{exercise}.mask_not_buffer", exercise, BUFFER_TITLE, BUFFER_FIX,
-                ((BUFFER_LINE, "self.mask = torch.triu(torch.ones(context_length, context_length), diagonal=1)"),)),
+        Mistake(
+            f"{exercise}.mask_diagonal",
+            exercise,
+            DIAG_TITLE,
+            DIAG_FIX,
+            ((BUFFER_LINE, BUFFER_LINE.replace("diagonal=1", "diagonal=0")),),
+        ),
+        Mistake(
+            f"{exercise}.mask_wrong_triangle",
+            exercise,
+            TRIANGLE_TITLE,
+            TRIANGLE_FIX,
+            (
+                (
+                    BUFFER_LINE,
+                    BUFFER_LINE.replace("torch.triu", "torch.tril").replace(
+                        "diagonal=1", "diagonal=-1"
+                    ),
+                ),
+            ),
+        ),
+        Mistake(
+            f"{exercise}.mask_fill_zero",
+            exercise,
+            ZERO_TITLE,
+            ZERO_FIX,
+            ((fill_line, fill_line.replace("-torch.inf", "0.0")),),
+        ),
+        Mistake(
+            f"{exercise}.mask_not_sliced",
+            exercise,
+            SLICE_TITLE,
+            SLICE_FIX,
+            ((mask_line, mask_line.replace("[:num_tokens, :num_tokens]", "")),),
+        ),
+        Mistake(
+            f"{exercise}.mask_not_buffer",
+            exercise,
+            BUFFER_TITLE,
+            BUFFER_FIX,
+            (
+                (
+                    BUFFER_LINE,
+                    "self.mask = torch.triu(torch.ones(context_length, context_length), diagonal=1)",
+                ),
+            ),
+        ),
+        Mistake(
+            f"{exercise}.mask_off_by_one",
+            exercise,
+            OFF_BY_ONE_TITLE,
+            OFF_BY_ONE_FIX,
+            ((BUFFER_LINE, BUFFER_LINE.replace("diagonal=1", "diagonal=2")),),
+        ),
+        Mistake(
+            f"{exercise}.mask_inverted",
+            exercise,
+            INVERTED_TITLE,
+            INVERTED_FIX,
+            (
+                (
+                    BUFFER_LINE,
+                    BUFFER_LINE.replace("torch.triu", "torch.tril").replace(", diagonal=1", ""),
+                ),
+            ),
+        ),
+        Mistake(
+            f"{exercise}.no_mask",
+            exercise,
+            "no causal mask is applied",
+            "fill the scores above the diagonal with -inf before the softmax",
+            ((fill_line, "pass"),),
+        ),
     ]
 
 
 CAUSAL = [
-    Mistake("causal_mask.diagonal", "causal_mask", DIAG_TITLE, DIAG_FIX,
-            (("diagonal=1", "diagonal=0"),)),
-    Mistake("causal_mask.wrong_triangle", "causal_mask", TRIANGLE_TITLE, TRIANGLE_FIX,
-            (("torch.triu(", "torch.tril("), ("diagonal=1", "diagonal=-1"))),
-    Mistake("causal_mask.inverted", "causal_mask",
-            "True marks the visible positions instead of the hidden ones",
-            "True must mean 'hide this position': the future, above the diagonal",
-            (("torch.triu(", "~torch.triu("),)),
-    Mistake("mask_and_renormalize.no_renormalization", "mask_and_renormalize",
-            "the masked weights are not renormalised", "divide each row by its new sum",
-            (("return masked_simple / masked_simple.sum(dim=-1, keepdim=True)", "return masked_simple"),)),
-    Mistake("mask_and_renormalize.renormalize_wrong_dim", "mask_and_renormalize",
-            "the rows are renormalised over the wrong dimension",
-            "each row (the last dim) must sum to 1", (("sum(dim=-1, keepdim=True)", "sum(dim=-2, keepdim=True)"),)),
-    Mistake("mask_and_renormalize.mask_diagonal", "mask_and_renormalize", DIAG_TITLE, DIAG_FIX,
-            (("causal_mask(num_tokens)", "torch.ones(num_tokens, num_tokens, dtype=torch.bool).triu()"),)),
-    Mistake("masked_attention_weights.no_scaling", "masked_attention_weights", NO_SCALE_TITLE,
-            "divide the scores by sqrt(d_k) before the softmax",
-            (("masked / d_k**0.5", "masked"),)),
-    Mistake("masked_attention_weights.scale_by_dk", "masked_attention_weights", DK_TITLE, DK_FIX,
-            (("masked / d_k**0.5", "masked / d_k"),)),
-    Mistake("masked_attention_weights.scale_after_softmax", "masked_attention_weights", AFTER_TITLE, AFTER_FIX,
-            (("torch.softmax(masked / d_k**0.5, dim=-1)", "torch.softmax(masked, dim=-1) / d_k**0.5"),)),
-    Mistake("masked_attention_weights.softmax_wrong_dim", "masked_attention_weights", SOFTMAX_TITLE, SOFTMAX_FIX,
-            (("dim=-1)", "dim=-2)"),)),
-    Mistake("masked_attention_weights.mask_fill_zero", "masked_attention_weights", ZERO_TITLE, ZERO_FIX,
-            (("masked_fill(mask, -torch.inf)", "masked_fill(mask, 0.0)"),)),
-    Mistake("masked_attention_weights.mask_wrong_triangle", "masked_attention_weights", TRIANGLE_TITLE, TRIANGLE_FIX,
-            (("masked_fill(mask, -torch.inf)", "masked_fill(mask.T, -torch.inf)"),)),
-    *_scaling("CausalAttention", d_in="d_in"),
-    Mistake("CausalAttention.queries_keys_swapped", "CausalAttention", SWAP_TITLE, SWAP_FIX,
-            (("queries @ keys.transpose(1, 2)", "keys @ queries.transpose(1, 2)"),)),
-    Mistake("CausalAttention.keys_T", "CausalAttention", TRANSPOSE_T_TITLE, TRANSPOSE_T_FIX,
-            (("queries @ keys.transpose(1, 2)", "queries @ keys.T"),)),
-    Mistake("CausalAttention.qkv_bias_ignored", "CausalAttention", BIAS_TITLE, BIAS_FIX,
-            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
+    Mistake(
+        "causal_mask.diagonal", "causal_mask", DIAG_TITLE, DIAG_FIX, (("diagonal=1", "diagonal=0"),)
+    ),
+    Mistake(
+        "causal_mask.wrong_triangle",
+        "causal_mask",
+        TRIANGLE_TITLE,
+        TRIANGLE_FIX,
+        (("torch.triu(", "torch.tril("), ("diagonal=1", "diagonal=-1")),
+    ),
+    Mistake(
+        "causal_mask.off_by_one",
+        "causal_mask",
+        OFF_BY_ONE_TITLE,
+        OFF_BY_ONE_FIX,
+        (("diagonal=1", "diagonal=2"),),
+    ),
+    Mistake(
+        "causal_mask.float",
+        "causal_mask",
+        "the mask holds 0.0/1.0 floats, not booleans",
+        "make it a bool tensor (dtype=torch.bool, or .bool())",
+        ((", dtype=torch.bool", ""),),
+    ),
+    Mistake(
+        "causal_mask.inverted",
+        "causal_mask",
+        "True marks the visible positions instead of the hidden ones",
+        "True must mean 'hide this position': the future, above the diagonal",
+        (("torch.triu(", "~torch.triu("),),
+    ),
+    Mistake(
+        "mask_and_renormalize.no_renormalization",
+        "mask_and_renormalize",
+        "the masked weights are not renormalised",
+        "divide each row by its new sum",
+        (
+            (
+                "return masked_simple / masked_simple.sum(dim=-1, keepdim=True)",
+                "return masked_simple",
+            ),
+        ),
+    ),
+    Mistake(
+        "mask_and_renormalize.renormalize_wrong_dim",
+        "mask_and_renormalize",
+        "the rows are renormalised over the wrong dimension",
+        "each row (the last dim) must sum to 1",
+        (("sum(dim=-1, keepdim=True)", "sum(dim=-2, keepdim=True)"),),
+    ),
+    Mistake(
+        "mask_and_renormalize.mask_diagonal",
+        "mask_and_renormalize",
+        DIAG_TITLE,
+        DIAG_FIX,
+        (
+            (
+                "causal_mask(num_tokens)",
+                "torch.ones(num_tokens, num_tokens, dtype=torch.bool).triu()",
+            ),
+        ),
+    ),
+    Mistake(
+        "masked_attention_weights.no_scaling",
+        "masked_attention_weights",
+        NO_SCALE_TITLE,
+        "divide the scores by sqrt(d_k) before the softmax",
+        (("masked / d_k**0.5", "masked"),),
+    ),
+    Mistake(
+        "masked_attention_weights.scale_by_dk",
+        "masked_attention_weights",
+        DK_TITLE,
+        DK_FIX,
+        (("masked / d_k**0.5", "masked / d_k"),),
+    ),
+    Mistake(
+        "masked_attention_weights.scale_after_softmax",
+        "masked_attention_weights",
+        AFTER_TITLE,
+        AFTER_FIX,
+        (("torch.softmax(masked / d_k**0.5, dim=-1)", "torch.softmax(masked, dim=-1) / d_k**0.5"),),
+    ),
+    Mistake(
+        "masked_attention_weights.softmax_wrong_dim",
+        "masked_attention_weights",
+        SOFTMAX_TITLE,
+        SOFTMAX_FIX,
+        (("dim=-1)", "dim=-2)"),),
+    ),
+    Mistake(
+        "masked_attention_weights.mask_fill_zero",
+        "masked_attention_weights",
+        ZERO_TITLE,
+        ZERO_FIX,
+        (("masked_fill(mask, -torch.inf)", "masked_fill(mask, 0.0)"),),
+    ),
+    Mistake(
+        "masked_attention_weights.mask_after_softmax",
+        "masked_attention_weights",
+        "the mask is applied after the softmax, without renormalising",
+        "mask with -inf before the softmax (or renormalise the rows afterwards)",
+        (
+            (
+                "torch.softmax(masked / d_k**0.5, dim=-1)",
+                "torch.softmax(attn_scores / d_k**0.5, dim=-1).masked_fill(mask, 0.0)",
+            ),
+        ),
+    ),
+    Mistake(
+        "masked_attention_weights.mask_wrong_triangle",
+        "masked_attention_weights",
+        TRIANGLE_TITLE,
+        TRIANGLE_FIX,
+        (("masked_fill(mask, -torch.inf)", "masked_fill(mask.T, -torch.inf)"),),
+    ),
+    *_scaling("CausalAttention", batched=True),
+    Mistake(
+        "CausalAttention.queries_keys_swapped",
+        "CausalAttention",
+        SWAP_TITLE,
+        SWAP_FIX,
+        (("queries @ keys.transpose(1, 2)", "keys @ queries.transpose(1, 2)"),),
+    ),
+    Mistake(
+        "CausalAttention.keys_T",
+        "CausalAttention",
+        TRANSPOSE_T_TITLE,
+        TRANSPOSE_T_FIX,
+        (("queries @ keys.transpose(1, 2)", "queries @ keys.T"),),
+    ),
+    Mistake(
+        "CausalAttention.qkv_bias_ignored",
+        "CausalAttention",
+        BIAS_TITLE,
+        BIAS_FIX,
+        BIAS_EDITS,
+    ),
     *_mask_mistakes("CausalAttention", MASK_LINE, MASK_LINE),
 ]
 
@@ -211,61 +527,273 @@ TRANSPOSE = (
 )
 
 MULTIHEAD = [
-    Mistake("MultiHeadAttentionWrapper.heads_wrong_dim", "MultiHeadAttentionWrapper",
-            "the heads are concatenated along the wrong dimension",
-            "concatenate the heads' context vectors along the last dim (dim=-1)",
-            (("dim=-1)", "dim=1)"),)),
-    Mistake("MultiHeadAttentionWrapper.shared_head", "MultiHeadAttentionWrapper",
-            "every head is the same module, so all heads share one set of weights",
-            "build a new CausalAttention for each head (a list comprehension, not [head] * n)",
-            (("[\n                CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)\n"
-              "                for _ in range(num_heads)\n            ]",
-              "[CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)] * num_heads"),)),
-    *_scaling("MultiHeadAttention", d_in="d_in"),
-    Mistake("MultiHeadAttention.scale_by_d_out", "MultiHeadAttention",
-            "the scores are scaled by d_out instead of the head dimension",
-            "each head's keys have head_dim = d_out // num_heads dims: scale by sqrt(head_dim)",
-            ((MHA_SOFTMAX, "torch.softmax(attn_scores / self.d_out ** 0.5, dim=-1)"),)),
-    Mistake("MultiHeadAttention.split_without_transpose", "MultiHeadAttention",
-            "the heads are split with a view to (b, num_heads, num_tokens, head_dim) and no "
-            "transpose, which mixes tokens across heads",
-            "view as (b, num_tokens, num_heads, head_dim), then transpose(1, 2)",
-            ((SPLIT + "\n        # (b, num_tokens, num_heads, head_dim) -> (b, num_heads, num_tokens, head_dim)\n" + TRANSPOSE,
-              SPLIT.replace("num_tokens, self.num_heads", "self.num_heads, num_tokens")),)),
-    Mistake("MultiHeadAttention.merge_without_transpose", "MultiHeadAttention",
-            "the heads are merged without transposing back first",
-            "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
-            "head_dim) before the view to (b, num_tokens, d_out)",
-            (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),)),
-    Mistake("MultiHeadAttention.no_out_proj", "MultiHeadAttention",
-            "out_proj is not applied", "finish with self.out_proj on the merged heads",
-            (("return self.out_proj(context_vec)", "return context_vec"),)),
-    Mistake("MultiHeadAttention.out_proj_no_bias", "MultiHeadAttention",
-            "out_proj has no bias", "out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
-            (("self.out_proj = nn.Linear(d_out, d_out)", "self.out_proj = nn.Linear(d_out, d_out, bias=False)"),)),
-    Mistake("MultiHeadAttention.out_proj_follows_qkv_bias", "MultiHeadAttention",
-            "out_proj's bias follows qkv_bias", "out_proj always has a bias; qkv_bias is for the query, key and value layers",
-            (("self.out_proj = nn.Linear(d_out, d_out)", "self.out_proj = nn.Linear(d_out, d_out, bias=qkv_bias)"),)),
-    Mistake("MultiHeadAttention.qkv_bias_ignored", "MultiHeadAttention", BIAS_TITLE, BIAS_FIX,
-            (("self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_query = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_key = nn.Linear(d_in, d_out, bias=False)"),
-             ("self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)", "self.W_value = nn.Linear(d_in, d_out, bias=False)"))),
-    Mistake("MultiHeadAttention.queries_keys_swapped", "MultiHeadAttention", SWAP_TITLE, SWAP_FIX,
-            (("queries @ keys.transpose(2, 3)", "keys @ queries.transpose(2, 3)"),)),
-    *_mask_mistakes("MultiHeadAttention", MHA_MASK, "attn_scores.masked_fill_(mask_bool, -torch.inf)"),
-    Mistake("gpt2_small_attention.qkv_bias", "gpt2_small_attention",
-            "the query, key and value layers have a bias", "GPT-2 size here means qkv_bias=False",
-            (("qkv_bias=False", "qkv_bias=True"),)),
-    Mistake("gpt2_small_attention.heads", "gpt2_small_attention",
-            "the number of heads is not 12", "the smallest GPT-2 has 12 heads (head_dim 64)",
-            (("num_heads=12", "num_heads=8"),)),
-    Mistake("gpt2_small_attention.context_length", "gpt2_small_attention",
-            "the context length is not 1,024", "the smallest GPT-2 reads up to 1,024 tokens",
-            (("context_length=1024", "context_length=768"),)),
-    Mistake("wrapper_with_2d_output.changed_heads", "wrapper_with_2d_output",
-            "num_heads was changed instead of d_out", "keep num_heads=2 and make each head's d_out 1",
-            (("MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
-              "MultiHeadAttentionWrapper(d_in, 2, context_length, dropout, num_heads=1)"),)),
+    Mistake(
+        "MultiHeadAttentionWrapper.heads_wrong_dim",
+        "MultiHeadAttentionWrapper",
+        "the heads are concatenated along the wrong dimension",
+        "concatenate the heads' context vectors along the last dim (dim=-1)",
+        (("dim=-1)", "dim=1)"),),
+    ),
+    Mistake(
+        "MultiHeadAttentionWrapper.shared_head",
+        "MultiHeadAttentionWrapper",
+        "every head is the same module, so all heads share one set of weights",
+        "build a new CausalAttention for each head (a list comprehension, not [head] * n)",
+        (
+            (
+                "[\n                CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)\n"
+                "                for _ in range(num_heads)\n            ]",
+                "[CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)] * num_heads",
+            ),
+        ),
+    ),
+    *_scaling("MultiHeadAttention"),
+    Mistake(
+        "MultiHeadAttention.scale_by_d_out",
+        "MultiHeadAttention",
+        "the scores are scaled by d_out instead of the head dimension",
+        "each head's keys have head_dim = d_out // num_heads dims: scale by sqrt(head_dim)",
+        ((MHA_SOFTMAX, "torch.softmax(attn_scores / self.d_out ** 0.5, dim=-1)"),),
+    ),
+    Mistake(
+        "MultiHeadAttention.split_without_transpose",
+        "MultiHeadAttention",
+        "the heads are split with a view to (b, num_heads, num_tokens, head_dim) and no "
+        "transpose, which mixes tokens across heads",
+        "view as (b, num_tokens, num_heads, head_dim), then transpose(1, 2)",
+        (
+            (
+                SPLIT
+                + "\n        # (b, num_tokens, num_heads, head_dim) -> (b, num_heads, num_tokens, head_dim)\n"
+                + TRANSPOSE,
+                SPLIT.replace("num_tokens, self.num_heads", "self.num_heads, num_tokens"),
+            ),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttention.merge_without_transpose",
+        "MultiHeadAttention",
+        "the heads are merged without transposing back first",
+        "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
+        "head_dim) before the view to (b, num_tokens, d_out)",
+        (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),),
+    ),
+    Mistake(
+        "MultiHeadAttention.no_out_proj",
+        "MultiHeadAttention",
+        "out_proj is not applied",
+        "finish with self.out_proj on the merged heads",
+        (("return self.out_proj(context_vec)", "return context_vec"),),
+    ),
+    Mistake(
+        "MultiHeadAttention.out_proj_no_bias",
+        "MultiHeadAttention",
+        "out_proj has no bias",
+        "out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
+        (
+            (
+                "self.out_proj = nn.Linear(d_out, d_out)",
+                "self.out_proj = nn.Linear(d_out, d_out, bias=False)",
+            ),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttention.out_proj_follows_qkv_bias",
+        "MultiHeadAttention",
+        "out_proj's bias follows qkv_bias",
+        "out_proj always has a bias; qkv_bias is for the query, key and value layers",
+        (
+            (
+                "self.out_proj = nn.Linear(d_out, d_out)",
+                "self.out_proj = nn.Linear(d_out, d_out, bias=qkv_bias)",
+            ),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttention.qkv_bias_ignored",
+        "MultiHeadAttention",
+        BIAS_TITLE,
+        BIAS_FIX,
+        BIAS_EDITS,
+    ),
+    Mistake(
+        "MultiHeadAttention.queries_keys_swapped",
+        "MultiHeadAttention",
+        SWAP_TITLE,
+        SWAP_FIX,
+        (("queries @ keys.transpose(2, 3)", "keys @ queries.transpose(2, 3)"),),
+    ),
+    *_mask_mistakes(
+        "MultiHeadAttention", MHA_MASK, "attn_scores.masked_fill_(mask_bool, -torch.inf)"
+    ),
+    Mistake(
+        "gpt2_small_attention.qkv_bias",
+        "gpt2_small_attention",
+        "the query, key and value layers have a bias",
+        "GPT-2 size here means qkv_bias=False",
+        (("qkv_bias=False", "qkv_bias=True"),),
+    ),
+    Mistake(
+        "gpt2_small_attention.heads",
+        "gpt2_small_attention",
+        "the number of heads is not 12",
+        "the smallest GPT-2 has 12 heads (head_dim 64)",
+        (("num_heads=12", "num_heads=8"),),
+    ),
+    Mistake(
+        "gpt2_small_attention.context_length",
+        "gpt2_small_attention",
+        "the context length is not 1,024",
+        "the smallest GPT-2 reads up to 1,024 tokens",
+        (("context_length=1024", "context_length=768"),),
+    ),
+    Mistake(
+        "wrapper_with_2d_output.changed_heads",
+        "wrapper_with_2d_output",
+        "num_heads was changed instead of d_out",
+        "keep num_heads=2 and make each head's d_out 1",
+        (
+            (
+                "MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
+                "MultiHeadAttentionWrapper(d_in, 2, context_length, dropout, num_heads=1)",
+            ),
+        ),
+    ),
+    Mistake(
+        "wrapper_with_2d_output.d_out_is_total",
+        "wrapper_with_2d_output",
+        "d_out was set to the total size, but the wrapper's d_out is per head",
+        "the output has num_heads * d_out dimensions: with 2 heads, d_out is 1",
+        (
+            (
+                "MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
+                "MultiHeadAttentionWrapper(d_in, 2, context_length, dropout, num_heads=2)",
+            ),
+        ),
+    ),
+    Mistake(
+        "wrapper_with_2d_output.weight_split_class",
+        "wrapper_with_2d_output",
+        "it returns a MultiHeadAttention, not the wrapper",
+        "the exercise changes the wrapper's arguments",
+        (
+            (
+                "MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
+                "MultiHeadAttention(d_in, 2, context_length, dropout, num_heads=2)",
+            ),
+        ),
+    ),
+    Mistake(
+        "gpt2_small_attention.wrapper",
+        "gpt2_small_attention",
+        "it returns a MultiHeadAttentionWrapper",
+        "the exercise asks for the weight-split MultiHeadAttention",
+        (
+            ("return MultiHeadAttention(", "return MultiHeadAttentionWrapper("),
+            ("d_in=768, d_out=768,", "d_in=768, d_out=64,"),
+        ),
+    ),
+    Mistake(
+        "gpt2_small_attention.d_out_per_head",
+        "gpt2_small_attention",
+        "d_out is the size of one head",
+        "MultiHeadAttention's d_out is the total: 768",
+        (("d_out=768", "d_out=64"),),
+    ),
+    Mistake(
+        "attention_dropout.ignores_training",
+        "attention_dropout",
+        "dropout is applied even when training=False",
+        "when not training, return the weights unchanged",
+        (("training=training", "training=True"),),
+    ),
+    Mistake(
+        "SelfAttention_v1.linear_layout",
+        "SelfAttention_v1",
+        "the weights are stored as (d_out, d_in), nn.Linear's layout",
+        "SelfAttention_v1 keeps (d_in, d_out) matrices and computes x @ W",
+        (
+            (
+                "nn.Parameter(torch.rand(d_in, d_out))\n        self.W_key",
+                "nn.Parameter(torch.rand(d_out, d_in))\n        self.W_key",
+            ),
+            (
+                "self.W_key = nn.Parameter(torch.rand(d_in, d_out))",
+                "self.W_key = nn.Parameter(torch.rand(d_out, d_in))",
+            ),
+            (
+                "self.W_value = nn.Parameter(torch.rand(d_in, d_out))",
+                "self.W_value = nn.Parameter(torch.rand(d_out, d_in))",
+            ),
+            ("keys = x @ self.W_key ", "keys = x @ self.W_key.T "),
+            ("queries = x @ self.W_query ", "queries = x @ self.W_query.T "),
+            ("values = x @ self.W_value ", "values = x @ self.W_value.T "),
+        ),
+    ),
+    Mistake(
+        "SelfAttention_v1.detached_weight",
+        "SelfAttention_v1",
+        "a weight is used detached, so it gets no gradient",
+        "use the parameters themselves (no .detach() or .data) so gradients reach them",
+        (("queries = x @ self.W_query ", "queries = x @ self.W_query.detach() "),),
+    ),
+    Mistake(
+        "SelfAttention_v2.queries_from_W_key",
+        "SelfAttention_v2",
+        "the queries come from the key layer",
+        "queries = self.W_query(x)",
+        (("queries = self.W_query(x)", "queries = self.W_key(x)"),),
+    ),
+    Mistake(
+        "copy_v2_weights_into_v1.incomplete",
+        "copy_v2_weights_into_v1",
+        "not every weight matrix is copied",
+        "copy W_query, W_key and W_value",
+        (("        sa_v1.W_value.copy_(sa_v2.W_value.weight.T)\n", ""),),
+    ),
+    Mistake(
+        "copy_v2_weights_into_v1.reversed",
+        "copy_v2_weights_into_v1",
+        "the weights are copied from v1 into v2, not from v2 into v1",
+        "copy sa_v2's weights into sa_v1",
+        (
+            (
+                "sa_v1.W_query.copy_(sa_v2.W_query.weight.T)",
+                "sa_v2.W_query.weight.copy_(sa_v1.W_query.T)",
+            ),
+            ("sa_v1.W_key.copy_(sa_v2.W_key.weight.T)", "sa_v2.W_key.weight.copy_(sa_v1.W_key.T)"),
+            (
+                "sa_v1.W_value.copy_(sa_v2.W_value.weight.T)",
+                "sa_v2.W_value.weight.copy_(sa_v1.W_value.T)",
+            ),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttentionWrapper.qkv_bias_ignored",
+        "MultiHeadAttentionWrapper",
+        BIAS_TITLE,
+        "pass qkv_bias on to every CausalAttention head",
+        (
+            (
+                "CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)",
+                "CausalAttention(d_in, d_out, context_length, dropout)",
+            ),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttentionWrapper.plain_list",
+        "MultiHeadAttentionWrapper",
+        "the heads are kept in a plain Python list, which hides their parameters from the module",
+        "wrap the list in nn.ModuleList so the heads are registered",
+        (("        self.heads = nn.ModuleList(", "        self.heads = list("),),
+    ),
+    Mistake(
+        "MultiHeadAttention.view_without_contiguous",
+        "MultiHeadAttention",
+        "the transposed context is merged with .view, which needs contiguous memory",
+        "call .contiguous() before .view (or use .reshape)",
+        (("context_vec.contiguous().view(", "context_vec.view("),),
+    ),
 ]
 
 MISTAKES: tuple[Mistake, ...] = (*SIMPLE, *SELF, *CAUSAL, *MULTIHEAD)

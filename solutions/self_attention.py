@@ -119,9 +119,11 @@ def copy_v2_weights_into_v1(sa_v2, sa_v1):
     computes ``x @ weight.T``; ``SelfAttention_v1`` computes ``x @ W`` with W of
     shape (d_in, d_out). Afterwards both modules give the same output.
 
-    Rules: copy in place under ``torch.no_grad()`` (``Tensor.copy_``), so
+    Prefer copying in place under ``torch.no_grad()`` (``Tensor.copy_``), so that
     ``sa_v1`` keeps its own Parameter objects and shares no storage with
-    ``sa_v2``. Assumes ``sa_v2`` was built with ``qkv_bias=False``.
+    ``sa_v2`` (``nn.Parameter(sa_v2.W_query.weight.T)``, as in the book, also
+    works, but then the modules share their weights). Assumes ``sa_v2`` was
+    built with ``qkv_bias=False``.
 
     Args:
         sa_v2: the source ``SelfAttention_v2``; it is not changed.

@@ -15,9 +15,13 @@ def test_committed_fixtures_match_the_solutions():
     fresh = fixtures.build(reference.load())
     problems = []
     for name, built in fresh.items():
-        problems += fixtures.compare(name, built, fixtures.read(paths.FIXTURES / f"{name}.safetensors"))
+        problems += fixtures.compare(
+            name, built, fixtures.read(paths.FIXTURES / f"{name}.safetensors")
+        )
     assert problems == [], "regenerate with `python -m grader.fixtures`:\n" + "\n".join(problems)
-    assert {p.stem for p in paths.FIXTURES.glob("*.safetensors")} == {e.name for e in checks.EXERCISES}
+    assert {p.stem for p in paths.FIXTURES.glob("*.safetensors")} == {
+        e.name for e in checks.EXERCISES
+    }
 
 
 def test_fixtures_give_the_reference_outputs():

@@ -26,7 +26,10 @@ def reply(**outputs) -> Reply:
 
 def test_difference_names_shape_first_position_and_largest_gap():
     expected = torch.zeros(2, 3)
-    assert difference(expected, torch.zeros(3, 2), 1e-5, 0) == "output: expected shape (2, 3), got (3, 2)"
+    assert (
+        difference(expected, torch.zeros(3, 2), 1e-5, 0)
+        == "output: expected shape (2, 3), got (3, 2)"
+    )
     got = expected.clone()
     got[0, 1], got[1, 2] = 0.5, 2.0
     message = difference(expected, got, 1e-5, 0)
@@ -67,8 +70,12 @@ def test_grads_name_parameters_without_gradient():
 
 
 def test_structure_lists_missing_extra_and_misshapen_parameters():
-    want = Reply("ok", info={"describe": {"params": {"W_query.weight": [2, 3]}, "buffers": {"mask": {}}}})
-    mine = Reply("ok", info={"describe": {"params": {"W_query.weight": [3, 2], "W_query.bias": [2]}}})
+    want = Reply(
+        "ok", info={"describe": {"params": {"W_query.weight": [2, 3]}, "buffers": {"mask": {}}}}
+    )
+    mine = Reply(
+        "ok", info={"describe": {"params": {"W_query.weight": [3, 2], "W_query.bias": [2]}}}
+    )
     verdict = Structure()({}, want, mine)
     assert not verdict.passed
     assert "unexpected parameters: W_query.bias" in verdict.message
@@ -86,7 +93,9 @@ def _dropout_case(weights_fn):
     """A one-head case: A @ V^T out of one-hot tokens, A a causal weight matrix."""
     rng = Rng(3)
     v = rng.orthogonal(8)
-    scores = rng.uniform(16, 8, 8).masked_fill(torch.ones(8, 8, dtype=torch.bool).triu(1), float("-inf"))
+    scores = rng.uniform(16, 8, 8).masked_fill(
+        torch.ones(8, 8, dtype=torch.bool).triu(1), float("-inf")
+    )
     a = torch.softmax(scores, dim=-1)
     inputs = {"v:0": v}
     expected = reply(eval=a @ v.T)
@@ -112,13 +121,22 @@ def test_dropout_on_weights_accepts_dropout_and_names_each_mistake():
     def none(a, v):
         return a @ v.T
 
+    def before_softmax(a, v):
+        logits = torch.nn.functional.dropout(torch.log(a.clamp_min(1e-30)), 0.3)
+        future = torch.ones(8, 8, dtype=torch.bool).triu(1)
+        return torch.softmax(logits.masked_fill(future, float("-inf")), dim=-1) @ v.T
+
     def keeps_p_rescales_right(a, v):
         return (a * (torch.rand_like(a) < 0.3) / 0.7) @ v.T
 
     assert judge(*_dropout_case(correct)).passed
     assert "not rescaled by 1/(1-p)" in judge(*_dropout_case(no_rescale)).message
-    assert "neither 0 nor weight/(1-p)" in judge(*_dropout_case(on_output)).message
+    verdict = judge(*_dropout_case(on_output))
+    assert (
+        "neither 0 nor weight/(1-p)" in verdict.message and verdict.diagnosis == "dropout.on_output"
+    )
     assert "p and 1-p look swapped" in judge(*_dropout_case(keep_p)).message
+    assert judge(*_dropout_case(before_softmax)).diagnosis == "dropout.before_softmax"
     assert "no dropout was applied" in judge(*_dropout_case(none)).message
     assert "were dropped with p=0.3" in judge(*_dropout_case(keeps_p_rescales_right)).message
 
@@ -142,5 +160,7 @@ def test_elementwise_dropout_rate_and_scale():
     assert DropoutElementwise(0.3, "scale")(inputs, None, reply(out=dropped)).passed
     unscaled = DropoutElementwise(0.3, "scale")(inputs, None, reply(out=dropped * 0.7))
     assert "multiplied by 1, expected 1/(1-p) = 1.429" in unscaled.message
-    kept_p = DropoutElementwise(0.3, "rate")(inputs, None, reply(out=torch.nn.functional.dropout(x, 0.7)))
+    kept_p = DropoutElementwise(0.3, "rate")(
+        inputs, None, reply(out=torch.nn.functional.dropout(x, 0.7))
+    )
     assert not kept_p.passed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.checks import speed
 from grader.checks.build import (
     EVAL_MODE,
     TOY_BATCH_TEXT,
@@ -236,7 +237,7 @@ attention_dropout = Exercise(
             f"attention_dropout(attn_weights, p={DROP_P}) called twice on the same (64, 64) tensor",
             call("attn_weights", p=DROP_P, repeat=2),
             _dropout_input,
-            Differ(what="the two calls' outputs"),
+            Differ(what="the two calls' outputs", diagnosis="dropout.same_mask_every_call"),
             advice="no torch.manual_seed inside the function: the random generator must advance",
         ),
         Check(
@@ -391,7 +392,7 @@ CausalAttention = Exercise(
             "device",
             "follows .to(device)",
             f"CausalAttention({CONFIG}).to('meta') on x on the meta device",
-            build(init(), device="meta", describe=True),
+            build(init(), device="meta"),
             loaded(),
             FollowsDevice(),
             advice="register the mask with self.register_buffer('mask', ...) so that "
@@ -416,6 +417,7 @@ CausalAttention = Exercise(
             advice="matters only for matching the book's printed numbers: create W_query, "
             "W_key, W_value in that order, with bias=qkv_bias (False)",
         ),
+        *speed.causal_checks(),
     ),
 )
 

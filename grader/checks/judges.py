@@ -173,13 +173,14 @@ class Differ(Judge):
     a: str = "out"
     b: str = "out1"
     what: str = "the two outputs"
+    diagnosis: str = ""  # the mistake identical outputs reveal, if they reveal one
     needs_expected = False
 
     def __call__(self, inputs, expected, got):
         if self.a not in got.outputs or self.b not in got.outputs:
             return _missing(self.b)
         if torch.equal(got.outputs[self.a], got.outputs[self.b]):
-            return Verdict(False, f"{self.what} are identical")
+            return Verdict(False, f"{self.what} are identical", diagnosis=self.diagnosis)
         return PASS
 
 
@@ -249,6 +250,10 @@ class Structure(Judge):
 
     module_types: tuple[tuple[str, str], ...] = ()  # (submodule path, class name) pairs
 
+    def matches(self, inputs, other, got):
+        a, b = _describe(other), _describe(got)
+        return a.get("params") == b.get("params") and a.get("modules") == b.get("modules")
+
     def __call__(self, inputs, expected, got):
         exp, mine = _describe(expected), _describe(got)
         problems = []
@@ -295,6 +300,8 @@ class DescribeEquals(Judge):
 class MaskShape(Judge):
     """The causal mask (a buffer, or a plain attribute) is context_length x context_length."""
 
+    diagnosis: str = ""
+
     def __call__(self, inputs, expected, got):
         want = _describe(expected)["buffers"]["mask"]["shape"]
         mine = _describe(got)
@@ -308,37 +315,25 @@ class MaskShape(Judge):
         if list(shape) == list(want):
             return PASS
         return Verdict(
-            False, f"the mask is {tuple(shape)}, expected {tuple(want)} (context_length)"
+            False,
+            f"the mask is {tuple(shape)}, expected {tuple(want)} (context_length)",
+            diagnosis=self.diagnosis,
         )
 
 
 @dataclass(frozen=True)
 class FollowsDevice(Judge):
-    """The module runs after `.to(device)` with inputs on that device (here the meta device),
-    and keeps no tensor in a plain attribute (`.to` would leave it behind; the meta device
-    does not catch every such mix, in-place masked_fill_ for one)."""
+    """The module runs after `.to(device)` with inputs on that device: here the meta device,
+    with operations that mix devices refused as on CUDA (see probes.SameDevice)."""
 
     needs_expected = True
 
     def __call__(self, inputs, expected, got):
-        left_behind = sorted(n for n, shape in _describe(got).get("plain_tensors", {}).items() if shape)
-        if left_behind:
-            return Verdict(
-                False,
-                f"{', '.join(left_behind)} is a plain tensor attribute: .to(device) does not move "
-                "it, so on a GPU it stays on the CPU (register it with register_buffer)",
-            )
         e = expected.info.get("device_out", [])
         g = got.info.get("device_out", [])
         if e == g:
             return PASS
         return Verdict(False, f"on the device the output was {g}, expected {e}")
-
-    def matches(self, inputs, other, got):
-        def seen(reply):
-            return _describe(reply).get("plain_tensors"), reply.info.get("device_out")
-
-        return seen(other) == seen(got)
 
     def on_error(self, got):
         message = (got.error or {}).get("message", "")
@@ -477,13 +472,30 @@ class DropoutOnWeights(Judge):
         n = int(lower.sum())
         if bool(is_unscaled.all()):
             return Verdict(
-                False, "train mode gave the same weights as eval mode: no dropout was applied"
+                False,
+                "train mode gave the same weights as eval mode: no dropout was applied",
+                diagnosis="dropout.not_applied",
             )
         if not bool((is_zero | is_kept).all()):
             if bool((is_zero | is_unscaled).all()):
                 return Verdict(
-                    False, f"kept weights are not rescaled by 1/(1-p) = {1 / (1 - self.p):.4g}"
+                    False,
+                    f"kept weights are not rescaled by 1/(1-p) = {1 / (1 - self.p):.4g}",
+                    diagnosis="dropout.no_rescale",
                 )
+            kept = ~is_zero & lower
+            ratios = dropped_out[kept] / weights[kept]
+            scale = float(ratios.median()) if ratios.numel() else 0.0
+            if scale > 1 and bool(((ratios - scale).abs() <= 1e-3 * scale).all()):
+                rate = 1 - 1 / scale
+                if abs(rate - self.p) > 1e-3 and abs(rate - (1 - self.p)) > 1e-3:
+                    return Verdict(
+                        False,
+                        f"kept weights are scaled by {scale:.4g}, as dropout with p={rate:.3g} "
+                        f"would; the module was built with dropout={self.p}: pass that "
+                        "argument on to the dropout",
+                        diagnosis="dropout.wrong_p",
+                    )
             swapped = (dropped_out - weights / self.p).abs() <= 1e-4 + 1e-3 * (
                 weights / self.p
             ).abs()
@@ -495,12 +507,22 @@ class DropoutOnWeights(Judge):
                     diagnosis="dropout.p_swapped",
                 )
             bad = int((~(is_zero | is_kept)).sum())
+            # Dropout on the scores still leaves softmax outputs (never negative; NaN where a
+            # dropped -inf became 0 * inf); dropout on the output mixes the orthogonal values
+            # back in, which shows up as negative weights.
+            finite = dropped_out[lower & torch.isfinite(dropped_out)]
+            before = bool((finite >= -1e-4).all())
+            where = (
+                "before the softmax: the dropped scores still get weight"
+                if before
+                else "on the output (or elsewhere) instead of on the attention weights"
+            )
             return Verdict(
                 False,
                 f"{bad} of {weights.numel()} attention weights are neither 0 nor weight/(1-p): "
-                "dropout should act on the attention weights after the softmax, before they "
-                "multiply the values",
-                diagnosis="dropout.misplaced",
+                f"dropout looks applied {where}; it belongs on attn_weights, after the softmax "
+                "and before they multiply the values",
+                diagnosis="dropout.before_softmax" if before else "dropout.on_output",
             )
         k = int((is_zero & lower).sum())
         low, high = binomial_bounds(n, self.p, self.tail)

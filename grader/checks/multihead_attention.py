@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.checks import speed
 from grader.checks.build import (
     EVAL_MODE,
     TOY_BATCH_TEXT,
@@ -18,6 +19,7 @@ from grader.checks.judges import (
     AllOf,
     Close,
     DescribeEquals,
+    Differ,
     DropoutOnWeights,
     FollowsDevice,
     Grads,
@@ -52,25 +54,26 @@ W_IN, W_OUT, W_CTX, W_HEADS, W_B, W_T = 5, 3, 8, 3, 2, 6
 W_CONFIG = f"d_in={W_IN}, d_out={W_OUT}, context_length={W_CTX}, num_heads={W_HEADS}"
 
 
-def w_init(dropout=0.0):
+def w_init(dropout=0.0, **kw):
     return {
         "d_in": W_IN,
         "d_out": W_OUT,
         "context_length": W_CTX,
         "dropout": dropout,
         "num_heads": W_HEADS,
+        **kw,
     }
 
 
-def w_weights(rng, heads=W_HEADS, d_in=W_IN, d_out=W_OUT):
+def w_weights(rng, heads=W_HEADS, d_in=W_IN, d_out=W_OUT, bias=False):
     weights = {}
     for h in range(heads):
-        weights.update(qkv(rng, d_in, d_out, prefix=f"heads.{h}."))
+        weights.update(qkv(rng, d_in, d_out, bias, prefix=f"heads.{h}."))
     return weights
 
 
-def w_loaded(**extra):
-    return lambda rng: _with(rng, w_weights(rng), (W_B, W_T, W_IN), **extra)
+def w_loaded(bias=False, **extra):
+    return lambda rng: _with(rng, w_weights(rng, bias=bias), (W_B, W_T, W_IN), **extra)
 
 
 def w_causal(rng):
@@ -121,6 +124,15 @@ MultiHeadAttentionWrapper = Exercise(
             points=2,
             randomized=True,
             advice="each head must be its own CausalAttention, concatenated in order on dim=-1",
+        ),
+        Check(
+            "values_bias",
+            "values with qkv_bias=True",
+            f"MultiHeadAttentionWrapper({W_CONFIG}, qkv_bias=True) with weights and biases loaded",
+            build(w_init(qkv_bias=True)),
+            w_loaded(bias=True),
+            Close(),
+            advice="pass qkv_bias on to every CausalAttention head",
         ),
         Check(
             "causal",
@@ -249,7 +261,7 @@ MultiHeadAttention = Exercise(
                 forward=(),
             ),
             lambda rng: {},
-            Raises(),
+            Raises(diagnosis="MultiHeadAttention.no_divisibility_check"),
             advice="raise an error (ValueError, or an assert) when d_out % num_heads != 0",
         ),
         Check(
@@ -339,7 +351,7 @@ MultiHeadAttention = Exercise(
             "device",
             "follows .to(device)",
             f"MultiHeadAttention({M_CONFIG}).to('meta') on x on the meta device",
-            build(m_init(), device="meta", describe=True),
+            build(m_init(), device="meta"),
             m_loaded(),
             FollowsDevice(),
             advice="register the mask with self.register_buffer('mask', ...) so that "
@@ -367,6 +379,7 @@ MultiHeadAttention = Exercise(
             points=0,
             advice=BOOK_SEED_NOTE,
         ),
+        *speed.multihead_checks(),
     ),
 )
 
@@ -405,7 +418,7 @@ gpt2_small_attention = Exercise(
             "gpt2_small_attention(): parameter names and shapes, and the mask's size",
             GPT2,
             lambda rng: {},
-            AllOf((Structure(), MaskShape())),
+            AllOf((Structure(), MaskShape(diagnosis="gpt2_small_attention.context_length"))),
             advice="context_length=1024 sets the mask to (1024, 1024); qkv_bias=False",
         ),
         Check(
@@ -458,6 +471,21 @@ wrapper_with_2d_output = Exercise(
             lambda rng: _with(rng, w_weights(rng, heads=2, d_in=3, d_out=1), (2, 6, 3)),
             Close(),
             points=2,
+        ),
+        Check(
+            "dropout",
+            "passes dropout on",
+            "wrapper_with_2d_output(d_in=3, context_length=6, dropout=0.5) in train mode and in "
+            "eval mode on the same x (4, 6, 3)",
+            build({**TWO_D, "dropout": 0.5}, mode="train", eval_too=True),
+            lambda rng: _with(rng, w_weights(rng, heads=2, d_in=3, d_out=1), (4, 6, 3)),
+            Differ(
+                "out",
+                "eval",
+                what="the train-mode and eval-mode outputs",
+                diagnosis="wrapper_with_2d_output.dropout_ignored",
+            ),
+            advice="pass the dropout argument on to the wrapper instead of a fixed value",
         ),
     ),
 )

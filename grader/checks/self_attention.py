@@ -8,7 +8,7 @@ reproduces the book's seeded numbers is a zero-point note.
 from __future__ import annotations
 
 from grader.checks.build import TOY, TOY_TEXT, build, qkv
-from grader.checks.judges import Close, Grads, Structure, Unchanged
+from grader.checks.judges import Close, Grads, Same, Structure, Unchanged
 from grader.checks.spec import Check, Exercise
 from grader.worker.watch import FUSED_ATTENTION_CALLS
 
@@ -186,6 +186,18 @@ copy_v2_weights_into_v1 = Exercise(
             {"kind": "transfer", "init": {"d_in": D_IN, "d_out": D_OUT}},
             v2_inputs(False),
             Close(),
+        ),
+        Check(
+            "own_storage",
+            "v1 keeps its own copy of the weights",
+            "after the copy, v2's weights are changed in place and v1 is run again",
+            {"kind": "transfer", "init": {"d_in": D_IN, "d_out": D_OUT}},
+            v2_inputs(False),
+            Same("out", "out_after_v2_changed", what="v1's output after v2's weights changed"),
+            points=0,
+            advice="nn.Parameter(sa_v2.W_query.weight.T), as the book writes it, makes v1 share "
+            "v2's storage: training one then changes the other. Fine for this exercise; "
+            "copy_ under torch.no_grad() (or .clone()) keeps them apart",
         ),
     ),
 )

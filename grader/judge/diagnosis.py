@@ -9,6 +9,8 @@ changes a verdict; when several variants match, all are named.
 
 from __future__ import annotations
 
+import re
+
 from grader.checks.spec import Check, Exercise
 from grader.worker.launch import Reply
 
@@ -16,16 +18,25 @@ from grader.worker.launch import Reply
 def _first_line(error: dict | None) -> tuple[str, str]:
     error = error or {}
     lines = (error.get("message") or "").splitlines()
-    return error.get("type", ""), lines[0] if lines else ""
+    first = lines[0] if lines else ""
+    if error.get("type") == "ContractError":
+        # "'W_query.bias' is None ..." and "'W_value.bias' is None ..." are one mistake.
+        first = re.sub(r"'[^']*'", "'...'", first)
+    return error.get("type", ""), first
+
+
+RAISED = ("error", "contract")  # an exception, or the contract's attributes not as promised
 
 
 def same_error(a: Reply, b: Reply) -> bool:
-    return a.status == b.status == "error" and _first_line(a.error) == _first_line(b.error)
+    return (
+        a.status in RAISED and b.status in RAISED and _first_line(a.error) == _first_line(b.error)
+    )
 
 
 def diagnose(source, exercise: Exercise, check: Check, inputs: dict, got: Reply) -> list:
     """The known mistakes (objects with id, title, fix) whose output the learner's matches."""
-    if not check.judge.needs_expected or got.status not in ("ok", "error"):
+    if not check.judge.needs_expected or got.status not in ("ok", *RAISED):
         return []
     matches = []
     for mistake in source.mistakes(exercise):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import atexit
 import importlib
-import itertools
 import importlib.util
+import itertools
 import shutil
 import sys
 import tempfile

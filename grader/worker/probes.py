@@ -12,11 +12,14 @@ gradients, `after:NAME` for an input as it was after the call (to catch in-place
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
 
 Lookup = Callable[[str, str], Any]  # (module, name) -> object
 Outputs = dict[str, torch.Tensor]
@@ -132,7 +135,7 @@ def describe(module: nn.Module) -> dict:
     }
 
 
-def _build(spec: dict, lookup: Lookup) -> nn.Module:
+def build_module(spec: dict, lookup: Lookup) -> nn.Module:
     factory = lookup(spec["module"], spec["target"])
     torch.manual_seed(spec.get("init_seed", 0))
     module = factory(**spec.get("init", {}))
@@ -141,9 +144,47 @@ def _build(spec: dict, lookup: Lookup) -> nn.Module:
     return module
 
 
+class SameDevice(TorchFunctionMode):
+    """Refuse an operation that mixes tensors of two devices, as CUDA kernels do.
+
+    The device check runs the module on PyTorch's meta device, which has no memory and so no
+    GPU is needed; but some meta kernels (in-place masked_fill_, for one) accept a CPU
+    argument that a CUDA kernel would refuse. Under this mode they refuse it too. Moving
+    tensors between devices (`.to`, `copy_`) stays allowed, and so do 0-dim CPU tensors, as
+    on CUDA.
+    """
+
+    MOVES = frozenset(
+        {
+            "to",
+            "copy_",
+            "type_as",
+            "cpu",
+            "cuda",
+            "new_tensor",
+            "new_zeros",
+            "new_ones",
+            "new_empty",
+            "new_full",
+        }
+    )
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") not in self.MOVES:
+            flat, _ = tree_flatten((args, kwargs))
+            devices = {t.device.type for t in flat if isinstance(t, torch.Tensor) and t.dim() > 0}
+            if len(devices) > 1:
+                raise RuntimeError(
+                    "Expected all tensors to be on the same device, but found at least two "
+                    f"devices, {' and '.join(sorted(devices))}! (in {getattr(func, '__name__', func)})"
+                )
+        return func(*args, **kwargs)
+
+
 def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     """Build a module, load weights, run forward on each named input (and maybe backward)."""
-    module = _build(spec, lookup)
+    module = build_module(spec, lookup)
     info: dict = {}
     if spec.get("describe"):
         info["describe"] = describe(module)
@@ -162,7 +203,8 @@ def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]
         if upstream and i == 0:
             x.requires_grad_(True)
         torch.manual_seed(spec.get("seed", 0) + i)
-        y = _as_tensor(module(x), f"{spec['target']}.forward")
+        with SameDevice() if device else contextlib.nullcontext():
+            y = _as_tensor(module(x), f"{spec['target']}.forward")
         if device:
             info.setdefault("device_out", []).append(
                 {"shape": list(y.shape), "device": str(y.device)}
@@ -200,15 +242,26 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     returned = copy(v2, v1)
     outputs: Outputs = {}
     for name in ("W_query", "W_key", "W_value"):
-        outputs[f"v1:{name}"] = _as_tensor(_get_path(v1, name), f"SelfAttention_v1.{name}")
+        weight = _as_tensor(_get_path(v1, name), f"SelfAttention_v1.{name}")
+        outputs[f"v1:{name}"] = weight.detach().clone()  # as copied, before v2 changes below
     x = inputs["x"]
     outputs["out"] = _as_tensor(v1(x.clone()), "SelfAttention_v1.forward")
     outputs["out_v2"] = _as_tensor(v2(x.clone()), "SelfAttention_v2.forward")
+    # Does v1 still depend on v2's tensors? Change v2's weights and run v1 again.
+    with torch.no_grad():
+        for name in ("W_query", "W_key", "W_value"):
+            _get_path(v2, name).weight.add_(1.0)
+    outputs["out_after_v2_changed"] = _as_tensor(v1(x.clone()), "SelfAttention_v1.forward")
     return outputs, {"returned": type(returned).__name__}
 
 
 PROBES = {"call": _call, "module": _module, "transfer": _transfer}
+TIMING_PROBES = ("prepare", "repeat", "bench")  # in grader/worker/timing.py
 
 
 def run_probe(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
+    if spec["kind"] in TIMING_PROBES:
+        from grader.worker import timing  # imported by the worker before any learner code
+
+        return getattr(timing, spec["kind"])(spec, inputs, lookup)
     return PROBES[spec["kind"]](spec, inputs, lookup)
