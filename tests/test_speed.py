@@ -1,0 +1,181 @@
+"""Speed checks (CPU here; the GPU ones are skipped without a device) and the bench command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from grader import paths
+from grader.bench import main as bench
+from grader.judge.engine import Options, grade
+from grader.report.results import FAILED, PASSED, SKIPPED, TIMEOUT
+
+MHA_SPLIT_TO_END = (
+    "        # Split the last dim: (b, num_tokens, d_out) -> (b, num_tokens, num_heads, head_dim)\n"
+)
+HEAD_LOOP = """        # A loop over heads: correct, but one small matrix product per head.
+        mask = self.mask.bool()[:num_tokens, :num_tokens]
+        outputs = []
+        for h in range(self.num_heads):
+            part = slice(h * self.head_dim, (h + 1) * self.head_dim)
+            scores = queries[..., part] @ keys[..., part].transpose(1, 2)
+            scores = scores.masked_fill(mask, -torch.inf)
+            weights = self.dropout(torch.softmax(scores / self.head_dim**0.5, dim=-1))
+            outputs.append(weights @ values[..., part])
+        return self.out_proj(torch.cat(outputs, dim=-1))
+"""
+ROW_LOOP = "    return torch.stack([inputs @ inputs[i] for i in range(inputs.shape[0])])\n"
+
+
+def speed_results(report, exercise):
+    return {
+        r.check: r for r in report.results if r.exercise == exercise and r.check.startswith("speed")
+    }
+
+
+def head_loop(submission):
+    source = (paths.SOLUTIONS / "multihead_attention.py").read_text()
+    start = source.index(MHA_SPLIT_TO_END)
+    end = source.index("        # END SOLUTION", start)
+    return submission(files={"multihead_attention.py": source[:start] + HEAD_LOOP + source[end:]})
+
+
+def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device():
+    report = grade(paths.SOLUTIONS, Options(only="MultiHeadAttention", hidden=False))
+    results = speed_results(report, "MultiHeadAttention")
+    assert results["speed_cpu"].status == PASSED
+    assert (
+        "the reference's" in results["speed_cpu"].note
+        and "median of 7 rounds" in results["speed_cpu"].note
+    )
+    if not torch.cuda.is_available():
+        assert results["speed_cuda"].status == SKIPPED and results["speed_cuda"].max_points == 0
+    assert report.device.startswith("cpu")
+
+
+def test_a_loop_over_heads_is_too_slow_but_correct(submission):
+    report = grade(head_loop(submission), Options(only="MultiHeadAttention", hidden=False))
+    results = speed_results(report, "MultiHeadAttention")
+    assert results["speed_cpu"].status == FAILED
+    assert "too slow on cpu" in results["speed_cpu"].problem
+    values = next(r for r in report.results if r.check == "values_random")
+    assert values.status == PASSED  # only speed is lost
+
+
+def test_a_loop_over_tokens_is_too_slow(submission):
+    sub = submission({"simple_attention": [("    return inputs @ inputs.T\n", ROW_LOOP)]})
+    report = grade(sub, Options(only="attention_scores", hidden=False))
+    results = speed_results(report, "attention_scores")
+    assert results["speed_cpu"].status == FAILED
+    assert all(
+        r.status == PASSED for r in report.results if r.counts and not r.check.startswith("speed")
+    )
+
+
+def test_a_wrong_answer_is_not_timed(submission):
+    sub = submission(
+        {
+            "simple_attention": [
+                ("    return inputs @ inputs.T\n", "    return inputs @ inputs.T * 2\n")
+            ]
+        }
+    )
+    report = grade(sub, Options(only="attention_scores", hidden=False))
+    assert (
+        "not timed, the output is wrong"
+        in speed_results(report, "attention_scores")["speed_cpu"].problem
+    )
+
+
+def test_patching_the_clock_in_the_worker_changes_nothing(submission):
+    # The learner's process freezes its clocks; the judge times with its own.
+    freeze = (
+        "import time as _time\n_time.perf_counter = lambda: 0.0\n_time.time = lambda: 0.0\n"
+        "_time.monotonic = lambda: 0.0\n"
+    )
+    source = (paths.SOLUTIONS / "multihead_attention.py").read_text()
+    start = source.index(MHA_SPLIT_TO_END)
+    end = source.index("        # END SOLUTION", start)
+    looped = source[:start] + HEAD_LOOP + source[end:]
+    sub = submission(
+        files={
+            "multihead_attention.py": looped.replace("import torch\n", "import torch\n" + freeze, 1)
+        }
+    )
+    report = grade(sub, Options(only="MultiHeadAttention", hidden=False))
+    result = speed_results(report, "MultiHeadAttention")["speed_cpu"]
+    # With frozen clocks the worker asks for the most repetitions; the loop is then either
+    # timed by the judge and too slow, or runs past the deadline. Never a pass.
+    assert result.status in (FAILED, TIMEOUT) and result.points == 0
+
+
+def test_speed_is_skipped_without_the_reference():
+    report = grade(paths.SOLUTIONS, Options(only="CausalAttention", use_solutions=False))
+    result = speed_results(report, "CausalAttention")["speed_cpu"]
+    assert result.status == SKIPPED and "attention-grade bench" in result.note
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_speed_checks_pass_for_the_reference():
+    report = grade(paths.SOLUTIONS, Options(only="MultiHeadAttention", hidden=False))
+    assert speed_results(report, "MultiHeadAttention")["speed_cuda"].status == PASSED
+
+
+def test_bench_times_every_variant(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert (
+        bench(
+            [
+                str(paths.SOLUTIONS),
+                "--device",
+                "cpu",
+                "--batch",
+                "1",
+                "--tokens",
+                "32",
+                "--dtype",
+                "float32",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(out.read_text())
+    assert {r["variant"] for r in rows} == {
+        "yours: MHA",
+        "yours: wrapper",
+        "reference: MHA",
+        "fused: SDPA",
+    }
+    assert {r["mode"] for r in rows} == {"fwd", "fwd+bwd"}
+    assert all(r["ms"] > 0 and r["tflops"] > 0 for r in rows)
+    assert "Multi-head attention, batch 1, 32 tokens" in capsys.readouterr().out
+
+
+def test_bench_reports_a_stub_without_crashing(tmp_path):
+    out = tmp_path / "bench.json"
+    assert (
+        bench(
+            [
+                str(paths.EXERCISES),
+                "--device",
+                "cpu",
+                "--batch",
+                "1",
+                "--tokens",
+                "16",
+                "--dtype",
+                "float32",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = {r["variant"]: r for r in json.loads(out.read_text()) if r["mode"] == "fwd"}
+    assert "NotImplementedError" in rows["yours: MHA"]["error"]
+    assert rows["fused: SDPA"]["ms"] > 0
