@@ -4,6 +4,7 @@
     attention-grade PATH                 grade a submission folder, or a .zip of one
     attention-grade PATH --only NAME     grade one exercise (a function or class name)
     attention-grade PATH --json FILE     also write Gradescope's results.json
+    attention-grade PATH --junit FILE    also write JUnit XML (for CI dashboards)
 
 Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
 found or read (or the command is wrong).
@@ -27,12 +28,27 @@ from grader.judge.engine import Options, grade
 from grader.judge.expected import KitError
 from grader.judge.submission import SubmissionError
 from grader.report import console as console_report
-from grader.report import gradescope
+from grader.report import gradescope, junit
+from grader.worker import sandbox
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
 # attention-grade COMMAND ...: the module whose main(argv) runs it, and what it does.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "batch": ("grader.batch", "grade a folder of submissions (a class) in parallel"),
+    "release": ("grader.release", "write the learners' copy of the kit: no solutions"),
+    "bench": (
+        "grader.bench",
+        "time your MultiHeadAttention against the reference and a fused kernel",
+    ),
+    "gradescope": ("grader.integrations.gradescope", "build a Gradescope autograder zip"),
+    "otter": ("grader.integrations.otter", "write an otter-grader assignment that asks the kit"),
+    "classroom": ("grader.integrations.classroom", "add the GitHub Classroom workflow to a repo"),
+    "classroom-report": (
+        "grader.integrations.classroom_report",
+        "turn a results.json into GitHub Classroom's reporter format",
+    ),
+}
 
 
 def grade_parser() -> argparse.ArgumentParser:
@@ -51,13 +67,16 @@ def grade_parser() -> argparse.ArgumentParser:
         "path",
         nargs="?",
         default="exercises",
-        help="submission folder or .zip (default: ./exercises)",
+        help="submission: a folder, a .zip, or one .py/.ipynb (default: ./exercises)",
     )
     parser.add_argument(
         "--only", metavar="NAME", help="grade one exercise by its function or class name"
     )
     parser.add_argument(
         "--json", metavar="FILE", type=Path, help="write Gradescope's results.json here"
+    )
+    parser.add_argument(
+        "--junit", metavar="FILE", type=Path, help="write JUnit XML here (for CI dashboards)"
     )
     parser.add_argument(
         "--fixtures",
@@ -71,8 +90,20 @@ def grade_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-hints", action="store_true", help="leave the exercise hints out of the feedback"
     )
+    add_isolation_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def add_isolation_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--isolation",
+        choices=sandbox.CHOICES,
+        default="auto",
+        help="where the submission's code runs: 'sandbox' (bubblewrap: private filesystem, no "
+        "network, uid 65534), 'subprocess' (a confined process, no sandbox) or 'auto' (the "
+        "sandbox when this machine supports it; the default). Reports name the one used.",
+    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -83,6 +114,7 @@ def options_from(args: argparse.Namespace) -> Options:
         timeout=args.timeout,
         hints=not args.no_hints,
         use_solutions=False if args.fixtures else None,
+        sandbox_mode=args.isolation,
     )
 
 
@@ -116,10 +148,16 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     except KitError as e:
         err.print(f"attention-grade: kit error: {e}", markup=False)
         return EXIT_UNREADABLE
+    except sandbox.SandboxError as e:
+        err.print(f"attention-grade: {e}", markup=False)
+        return EXIT_UNREADABLE
     console_report.render(report, out)
     if args.json:
         gradescope.write(report, args.json)
         out.print(f"wrote {args.json}", markup=False)
+    if args.junit:
+        junit.write(report, args.junit)
+        out.print(f"wrote {args.junit}", markup=False)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 

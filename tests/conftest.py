@@ -10,8 +10,11 @@ import pytest
 from grader import paths
 
 
-def copy_solutions(dest: Path, edits: dict[str, list[tuple[str, str]]] | None = None,
-                   files: dict[str, str] | None = None) -> Path:
+def copy_solutions(
+    dest: Path,
+    edits: dict[str, list[tuple[str, str]]] | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
     """solutions/ copied to `dest`, with (old, new) text edits per module and whole files
     replaced or added (`files`: file name -> source; None removes the file)."""
     shutil.copytree(paths.SOLUTIONS, dest, ignore=shutil.ignore_patterns("__pycache__"))

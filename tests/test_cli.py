@@ -28,7 +28,9 @@ def test_reference_passes_with_exit_0_and_writes_results_json(tmp_path, capsys):
 
 
 def test_a_wrong_answer_exits_1_with_feedback(submission, capsys):
-    sub = submission({"simple_attention": [(NAIVE_BODY, "    return torch.exp(x) / torch.exp(x).sum()")]})
+    sub = submission(
+        {"simple_attention": [(NAIVE_BODY, "    return torch.exp(x) / torch.exp(x).sum()")]}
+    )
     assert main([str(sub), "-q", "--only", "softmax_naive", "--no-hidden"]) == 1
     text = capsys.readouterr().out
     assert "✗ respects dim  0/1" in text

@@ -14,18 +14,31 @@ NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, ke
 def run_pytest(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "grader", "-p", "no:cacheprovider", *args],
-        capture_output=True, text=True, timeout=300, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
     )
 
 
 def test_same_verdicts_as_the_engine(submission, tmp_path):
-    sub = submission({
-        "simple_attention": [(NAIVE_BODY, "    return torch.exp(x) / torch.exp(x).sum()")],
-        "causal_attention": [("        attn_weights = self.dropout(attn_weights)\n", "")],
-    })
+    sub = submission(
+        {
+            "simple_attention": [(NAIVE_BODY, "    return torch.exp(x) / torch.exp(x).sum()")],
+            "causal_attention": [("        attn_weights = self.dropout(attn_weights)\n", "")],
+        }
+    )
     junit = tmp_path / "junit.xml"
-    done = run_pytest("--submission", str(sub), "--grader-seed", "7", f"--junitxml={junit}",
-                      "-k", "softmax_naive or CausalAttention", cwd=tmp_path)
+    done = run_pytest(
+        "--submission",
+        str(sub),
+        "--grader-seed",
+        "7",
+        f"--junitxml={junit}",
+        "-k",
+        "softmax_naive or CausalAttention",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1, done.stdout[-2000:]
     failed_in_pytest = {
         case.get("name").split("[", 1)[1][:-1]
@@ -35,8 +48,11 @@ def test_same_verdicts_as_the_engine(submission, tmp_path):
     ids = set()
     for exercise in ("softmax_naive", "CausalAttention"):
         report = grade(sub, Options(only=exercise, seed=7))
-        ids |= {f"{r.exercise}::{r.check}" + ("::hidden" if r.hidden else "")
-                for r in report.results if r.counts and not r.passed}
+        ids |= {
+            f"{r.exercise}::{r.check}" + ("::hidden" if r.hidden else "")
+            for r in report.results
+            if r.counts and not r.passed
+        }
     assert failed_in_pytest == ids
     assert "CausalAttention::dropout" in ids
 
@@ -44,6 +60,8 @@ def test_same_verdicts_as_the_engine(submission, tmp_path):
 def test_reference_passes_and_k_selects_one_exercise(tmp_path):
     from grader import paths
 
-    done = run_pytest("--submission", str(paths.SOLUTIONS), "-k", "softmax_stable", "-q", cwd=tmp_path)
+    done = run_pytest(
+        "--submission", str(paths.SOLUTIONS), "-k", "softmax_stable", "-q", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout[-2000:]
     assert "9 passed" in done.stdout

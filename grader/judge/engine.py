@@ -14,13 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from grader import checks, paths
 from grader.checks.judges import Verdict
 from grader.checks.spec import Check, Exercise, where_to_look
+from grader.checks.speed import Speed
 from grader.judge import reference
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference, KitError
 from grader.judge.rules import runtime_uses, static_uses
+from grader.judge.speed import run as timed
 from grader.judge.submission import open_submission
 from grader.report.results import (
     CRASHED,
@@ -31,12 +35,15 @@ from grader.report.results import (
     NOT_ATTEMPTED,
     NOTE,
     PASSED,
+    SKIPPED,
     TIMEOUT,
     CheckResult,
     Report,
 )
 from grader.rng import Rng, stable_seed
+from grader.worker import sandbox
 from grader.worker.launch import Reply, Worker
+from grader.worker.sandbox import Limits
 
 MAX_TIMEOUTS_PER_EXERCISE = 2
 
@@ -53,7 +60,9 @@ class Options:
     threads: int = 1  # torch threads in the worker
     hints: bool = True  # show each exercise's hint with its failures
     wrap: list[str] = field(default_factory=list)  # command prefix for the worker (a sandbox)
-    isolation: str = "subprocess"
+    isolation: str = "subprocess"  # what graded it, as reports show it: set by Grading
+    sandbox_mode: str = "auto"  # auto (bubblewrap where it works) | sandbox | subprocess
+    limits: Limits = field(default_factory=Limits)  # the worker's resource limits
 
 
 class Session:
@@ -139,11 +148,13 @@ class Grading:
     step per test. Use as a context manager; the worker starts on the first step."""
 
     def __init__(self, source: str | Path, options: Options | None = None):
-        self.options = options = options or Options()
+        # The sandbox (or the fallback) every worker of this grading runs in: see sandbox.py.
+        self.options = options = sandbox.configure(options or Options())
         lookup = reference.load() if options.use_solutions is not False else None
         self.hidden = lookup is not None if options.hidden is None else options.hidden
         if self.hidden and lookup is None:
             raise KitError("hidden checks need the reference solutions (solutions/ is missing)")
+        self.reference = lookup
         self.expected = FromReference(lookup) if lookup else FromFixtures(paths.FIXTURES)
         self.hidden_seed = options.seed if options.seed is not None else secrets.randbits(31)
         self.steps = plan(select(options.only), self.hidden, self.hidden_seed)
@@ -152,15 +163,21 @@ class Grading:
         self.session = Session(self.submission.folder, options)
         self._timeouts: dict[str, int] = {}
         self._violations: dict[str, str] = {}
+        self._reference: tuple | None = None  # (solutions copy, its session) for speed checks
+        self.devices: set[str] = set()  # where speed checks ran
 
     def run(self, step: Step) -> CheckResult:
         ex, check = step.exercise, step.check
+        if isinstance(check.judge, Speed):
+            return self._run_speed(step)
         inputs, got = self._call(step)
         want = None
         if check.judge.needs_expected and (got.ok or check.judge.on_error(got) is not None):
             want = self.expected.get(ex, check, inputs)
         result = evaluate(ex, check, inputs, want, got, step.hidden, self.options.hints)
-        if result.status in (FAILED, ERROR, NOTE) and not result.diagnosis:
+        # Zero-point notes (the book's seeded numbers, say) are not diagnosed: the module is
+        # right with the reference's weights, so a variant matching them would mislead.
+        if result.counts and result.status in (FAILED, ERROR) and not result.diagnosis:
             if check.judge.needs_expected and got.status == "error":
                 self.expected.get(ex, check, inputs)  # validates the inputs against a fixture
             mistakes = diagnose(self.expected, ex, check, inputs, got)
@@ -171,12 +188,61 @@ class Grading:
             self._forbid(result, ex)
         return result
 
+    def _run_speed(self, step: Step) -> CheckResult:
+        ex, check, speed = step.exercise, step.check, step.check.judge
+        skip = ""
+        if speed.device == "cuda" and not torch.cuda.is_available():
+            skip = "no CUDA device here, so the GPU speed check is skipped (no points lost)"
+        elif self.reference is None:
+            skip = (
+                "speed is compared with the reference solution, which only an instructor's copy "
+                "has: skipped here (no points lost); `attention-grade bench` times yours"
+            )
+        if skip:
+            return CheckResult(
+                ex.name,
+                check.name,
+                check.title,
+                SKIPPED,
+                0,
+                0,
+                note=skip,
+                hidden=step.hidden,
+                section=ex.section,
+            )
+        if self._early_failure(ex) is not None:
+            return conclude(
+                ex, check, None, self._early_failure(ex), step.hidden, self.options.hints
+            )
+        inputs = check.inputs(Rng(step.seed))
+        got, verdict = timed(
+            speed, ex.probe(check), inputs, ex.module, self.session, self.reference_session()
+        )
+        if got.status == "timeout":
+            self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
+        if got.info.get("device"):
+            self.devices.add(got.info["device"])
+        return conclude(ex, check, verdict, got, step.hidden, self.options.hints)
+
+    def reference_session(self) -> Session:
+        """A worker on a private copy of the solutions, started like the learner's."""
+        if self._reference is None:
+            copy = open_submission(paths.SOLUTIONS)
+            self._reference = (copy, Session(copy.folder, self.options))
+        return self._reference[1]
+
+    def _early_failure(self, ex: Exercise) -> Reply | None:
+        if ex.module not in self.submission.modules:
+            return _failure("missing", f"{ex.module}.py is not in the submission")
+        if self._timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
+            return _failure("timeout", "not run: earlier checks of this exercise timed out")
+        return None
+
     def _call(self, step: Step) -> tuple[dict, Reply]:
         ex = step.exercise
-        if ex.module not in self.submission.modules:
-            return {}, _failure("missing", f"{ex.module}.py is not in the submission")
-        if self._timeouts.get(ex.name, 0) >= MAX_TIMEOUTS_PER_EXERCISE:
-            return {}, _failure("timeout", "not run: earlier checks of this exercise timed out")
+        failure = self._early_failure(ex)
+        if failure is not None:
+            return {}, failure
         inputs = step.check.inputs(Rng(step.seed))
         got = self.session.call(ex.module, ex.probe(step.check), inputs)
         if got.status == "timeout":
@@ -231,6 +297,9 @@ class Grading:
     def close(self) -> None:
         self.session.close()
         self.submission.close()
+        if self._reference is not None:
+            self._reference[1].close()
+            self._reference[0].close()
 
     def __enter__(self) -> Grading:
         return self
@@ -254,6 +323,7 @@ def grade(
             if progress:
                 progress(result, i + 1, len(grading.steps))
         grading.finish(report)
+        report.device = ", ".join(sorted(grading.devices))
     report.seconds = time.monotonic() - start
     return report
 
@@ -284,10 +354,14 @@ def evaluate(
     hidden: bool,
     hints: bool = True,
 ) -> CheckResult:
-    if got.status == "ok":
-        verdict = check.judge(inputs, expected, got)
-    else:
-        verdict = check.judge.on_error(got)
+    verdict = check.judge(inputs, expected, got) if got.ok else check.judge.on_error(got)
+    return conclude(ex, check, verdict, got, hidden, hints)
+
+
+def conclude(
+    ex: Exercise, check: Check, verdict: Verdict | None, got: Reply, hidden: bool, hints: bool
+) -> CheckResult:
+    """The result of a check from its verdict, or from the reply's error when there is none."""
     if verdict is not None:
         status = PASSED if verdict.passed else (NOTE if check.points == 0 else FAILED)
         body = verdict.message

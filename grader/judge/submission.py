@@ -1,8 +1,9 @@
-"""Find a submission's modules in a folder or a .zip and copy them somewhere private.
+"""Find a submission's modules in a folder, a .zip or one file, and copy them somewhere private.
 
 The worker imports from the copy, never from the original, so learner code cannot change the
 files an instructor keeps, and a zip is unpacked with the usual guards (no absolute paths, no
-`..`, no links, bounded size).
+`..`, no links, bounded size). A single .py or .ipynb holding all the exercises is unfolded
+into the four modules (see grader/integrations/single_file.py).
 """
 
 from __future__ import annotations
@@ -86,9 +87,15 @@ def open_submission(path: str | Path) -> Submission:
     tmp = tempfile.TemporaryDirectory(prefix="attention-submission-")
     try:
         root = Path(tmp.name)
-        if source.is_file():
+        if source.is_file() and source.suffix in (".py", ".ipynb"):
+            from grader.integrations.single_file import write_folder  # it imports this module
+
+            found = write_folder(source, root / "unfolded")
+        elif source.is_file():
             if not zipfile.is_zipfile(source):
-                raise SubmissionError(f"{source} is neither a folder nor a .zip file")
+                raise SubmissionError(
+                    f"{source} is neither a folder, a .zip, a .py nor a .ipynb file"
+                )
             _unzip(source, root / "unpacked")
             found = _module_folder(root / "unpacked")
         else:

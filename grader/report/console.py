@@ -6,6 +6,8 @@ through markup, so a submission cannot style or hide parts of its own report.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -56,6 +58,13 @@ def render(report: Report, console: Console | None = None) -> None:
         console.print(head, soft_wrap=True)
         if first.hint:
             console.print(Text(f"  hint: {first.hint}", style="cyan"), soft_wrap=True)
+        # A mistake named by several checks is said once, for the whole exercise.
+        named = Counter(r.likely for r in ex.failed if r.likely)
+        common = next((text for text, n in named.most_common(1) if n > 1), "")
+        if common:
+            line = Text("  likely mistake: ", style="bold magenta")
+            line.append(f"{common} (named by {named[common]} failed checks)")
+            console.print(line, soft_wrap=True)
         for r in ex.failed:
             line = Text(
                 f"  ✗ {r.title}" + (" (hidden)" if r.hidden else ""),
@@ -66,7 +75,8 @@ def render(report: Report, console: Console | None = None) -> None:
                 style="dim",
             )
             console.print(line, soft_wrap=True)
-            console.print(Text(_indent(r.details(with_hint=False), "      ")), soft_wrap=True)
+            details = r.details(with_hint=False, with_likely=r.likely != common)
+            console.print(Text(_indent(details, "      ")), soft_wrap=True)
     notes = [r for r in report.results if r.passed and r.note]
     if notes:
         console.print()
@@ -83,6 +93,8 @@ def render(report: Report, console: Console | None = None) -> None:
     context = f"expected values: {report.expected_from}; worker isolation: {report.isolation}"
     if not report.hidden_checks:
         context += "; hidden checks run only when an instructor grades"
+    if report.device:
+        context += f"; speed measured on {report.device}"
     console.print(Text(context, style="dim"), soft_wrap=True)
     for note in report.notes:
         console.print(Text(note, style="dim"))

@@ -17,6 +17,7 @@ PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING = (
     "missing",
 )
 TIMEOUT, CRASHED, NOTE, FORBIDDEN = "timeout", "crashed", "note", "forbidden call"
+SKIPPED = "skipped"  # could not run here (no GPU, no reference): no points either way
 
 
 @dataclass
@@ -45,16 +46,16 @@ class CheckResult:
     def summary(self) -> str:
         return self.problem.splitlines()[0] if self.problem else ""
 
-    def details(self, with_hint: bool = True) -> str:
+    def details(self, with_hint: bool = True, with_likely: bool = True) -> str:
         """The feedback as labelled lines; empty for a pass."""
         if self.passed:
             return ""
         lines = [f"tried:    {self.tried}"]
         for i, line in enumerate(self.problem.splitlines() or [""]):
             lines.append(("result:   " if i == 0 else " " * 10) + line)
-        if self.likely:
+        if self.likely and with_likely:
             lines.append(f"likely:   {self.likely}")
-        elif self.advice:
+        elif self.advice and not self.likely:
             lines.append(f"check:    {self.advice}")
         if with_hint and self.hint:
             lines.append(f"hint:     {self.hint}")
@@ -76,7 +77,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.status in (PASSED, NOTE)
+        return self.status in (PASSED, NOTE, SKIPPED)
 
     @property
     def counts(self) -> bool:
@@ -100,6 +101,7 @@ class Report:
     results: list[CheckResult] = field(default_factory=list)
     isolation: str = "subprocess"
     expected_from: str = "reference"  # or "fixtures"
+    device: str = ""  # where the speed checks ran
     hidden_checks: bool = False
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -129,6 +131,7 @@ class Report:
             "max_score": self.max_score,
             "isolation": self.isolation,
             "expected_from": self.expected_from,
+            "device": self.device,
             "hidden_checks": self.hidden_checks,
             "seconds": round(self.seconds, 2),
             "results": [asdict(r) for r in self.results],

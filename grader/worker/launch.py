@@ -1,9 +1,11 @@
 """Judge side of the worker: start it, send probes, enforce deadlines, kill it.
 
 Every call has a wall-clock deadline enforced here, outside the worker. A worker that misses
-it, dies, or sends anything malformed is killed with its whole process group, and the call
-is answered with a status saying so; the next call starts a fresh worker. Replies are read
-by a background thread, so neither a silent worker nor a flood of output can block the judge.
+it, dies, or sends anything malformed is killed with every process it started (see
+`procs.py`), and the call is answered with a status saying so; the next call starts a fresh
+worker. Replies are read by a background thread, so neither a silent worker nor a flood of
+output can block the judge. The command prefix `wrap` (from `sandbox.py`) puts the worker
+in a sandbox and sets its resource limits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,13 +25,17 @@ from pathlib import Path
 
 import torch
 
-from grader.worker import wire
+from grader.worker import procs, wire
 
 KIT_PARENT = Path(__file__).resolve().parents[2]
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[2]); from grader.worker.harness import main; main()"
 )
 STDERR_KEEP = 64 << 10  # bytes of learner output kept per worker
+# In a `wrap` (a sandbox's command line), SUBMISSION stands for the worker's submission folder;
+# such a sandbox shows that folder to the worker at SANDBOXED_SUBMISSION.
+SUBMISSION = "{submission}"
+SANDBOXED_SUBMISSION = "/submission"
 ERROR_STATUSES = ("timeout", "died", "protocol")
 
 
@@ -110,29 +117,26 @@ class Worker:
         self._frames: queue.Queue = queue.Queue()
         self._seq = 0
         self._home = None
+        self.token = secrets.token_hex(16)  # in the worker's environment: see procs.py
         self.startup_error: Reply | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> bool:
         """Start the worker; False (and `startup_error` set) when it does not come up."""
         self._home = tempfile.TemporaryDirectory(prefix="attention-worker-")
-        command = [
-            *self.wrap,
-            sys.executable,
-            "-I",
-            "-B",
-            "-c",
-            _BOOT,
-            str(self.submission),
-            str(KIT_PARENT),
-        ]
+        folder = str(self.submission)
+        if SUBMISSION in self.wrap:
+            _readable_by_all(self.submission)  # the sandbox's user is not the owner
+            folder = SANDBOXED_SUBMISSION
+        wrap = [str(self.submission) if arg == SUBMISSION else arg for arg in self.wrap]
+        command = [*wrap, sys.executable, "-I", "-B", "-c", _BOOT, folder, str(KIT_PARENT)]
         self.proc = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self._home.name,
-            env=worker_env(self._home.name, self.threads),
+            env={**worker_env(self._home.name, self.threads), procs.TOKEN_VARIABLE: self.token},
             start_new_session=True,
         )
         self._frames = queue.Queue()
@@ -151,18 +155,13 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
+        """Kill the worker and everything it started; return once the worker is reaped."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-            except (ProcessLookupError, PermissionError):
-                self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            with contextlib.suppress(OSError):
-                stream.close()
+        procs.kill_worker(self.proc, self.token)
+        # Closing a stream waits for the thread reading (or writing) it, which waits for every
+        # process holding the pipe, and one may have escaped the kill: close them aside.
+        threading.Thread(target=_close_streams, args=(self.proc,), daemon=True).start()
 
     def close(self) -> None:
         if self.alive:
@@ -229,11 +228,9 @@ class Worker:
             self.kill()
             return self._failure("timeout", f"no answer within {timeout:.0f} s", mark)
         if isinstance(item, EOFError):
-            try:
-                code = self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
-            self.kill()
+            exited = self._exits_within(5)
+            self.kill()  # also what it left behind, while its process group is still its own
+            code = self.proc.returncode if exited else None
             return self._failure("died", _describe_exit(code), mark)
         if isinstance(item, wire.WireError):
             self.kill()
@@ -258,6 +255,23 @@ class Worker:
             status, tensors if status == "ok" else {}, info, error, self._output.since(mark)
         )
 
+    def _exits_within(self, timeout: float) -> bool:
+        """Whether the worker exits within `timeout`; it is not reaped (see procs.py)."""
+        if not hasattr(os, "waitid"):  # Windows
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=timeout)
+            return self.proc.returncode is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    return True
+            except ChildProcessError:  # already reaped
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
     def _failure(self, status: str, message: str, mark: int) -> Reply:
         time.sleep(0.05)  # let the output reader catch the last lines the worker wrote
         return Reply(
@@ -267,14 +281,35 @@ class Worker:
         )
 
 
+def _close_streams(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.close()
+
+
+def _readable_by_all(folder: Path) -> None:
+    """Open up a private copy for reading (the folder above it stays private)."""
+    for root, _dirs, files in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the worker stopped answering"
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = _signal_name(-code)
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         return f"the worker was killed by {name}{hint}"
+    if 128 < code < 128 + signal.NSIG:  # how bubblewrap reports a signal that killed its child
+        name = _signal_name(code - 128)
+        return f"the worker exited with code {code} (killed by {name}? out of memory?)"
     return f"the worker exited with code {code} (os._exit or a crash in native code?)"

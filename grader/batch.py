@@ -1,0 +1,393 @@
+"""attention-grade batch: grade a class's submissions in parallel, and pick up where it stopped.
+
+    attention-grade batch SUBMISSIONS --out DIR [--jobs N] [--force] [--seed N]
+
+SUBMISSIONS is a folder with one entry per submission, a folder or a .zip (or one .py or
+.ipynb file holding every exercise); its name, minus the extension, is the submission's id.
+Within a folder or zip the grader finds the four modules at the top or in a subfolder (see
+`grader.judge.submission`). Two exports fit as they are, once unzipped:
+
+- Gradescope's "Export Submissions": `submission_metadata.yml` (which maps each submission
+  id to its students) and one folder per submission, `submission_<id>/`, holding the files
+  the student uploaded. The export's own top folder (`assignment_<id>_export/`) may be given
+  or the folder that holds it.
+- an LMS export with one zip (or folder) per student: `alice_hw3.zip`, `bob_12345.zip`, ...
+  (Canvas-style flat files such as `alice_123_simple_attention.py` are not grouped.)
+
+DIR receives:
+- `grades.csv`: one row per submission: id, total, max, the points of every exercise, and
+  an error note for a submission that could not be graded;
+- `<id>/results.json` (Gradescope's format) and `<id>/grading.json` (the full report);
+- `summary.md` and `summary.json`: the hidden checks' seed, the isolation level, the pass
+  rate of every check, the most frequent diagnosed mistakes and the submissions that failed.
+
+Each submission is graded by its own judge (a process of a pool: `--jobs`) and its own
+sandboxed workers; a submission that crashes, hangs or attacks costs only itself: its calls
+time out, and a judge process that dies is replaced and the submission retried. Results are
+written by the judge after the submission's workers are dead, to DIR, which no worker sees.
+A re-run skips the submissions that have a results.json (`--force` grades them again) and
+keeps the first run's seed, so every student of a class faces the same hidden inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import secrets
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from grader import checks
+from grader.judge.engine import Options, grade
+from grader.judge.submission import SubmissionError
+from grader.report import gradescope
+from grader.report.results import CheckResult
+from grader.worker import sandbox
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+SUBMISSION_FILES = (".zip", ".py", ".ipynb")  # besides folders; .py and .ipynb hold all exercises
+ATTEMPTS = 3  # a submission whose judge process dies is tried this many times
+TOP_MISTAKES = 15
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    path: Path
+
+
+def discover(root: Path) -> list[Entry]:
+    """The submissions in `root`: its folders and .zip (.py, .ipynb) files, by name."""
+    if not root.is_dir():
+        raise SubmissionError(f"{root} is not a folder of submissions")
+    children = [c for c in root.iterdir() if not c.name.startswith((".", "__MACOSX"))]
+    if len(children) == 1 and (children[0] / GRADESCOPE_METADATA).is_file():
+        return discover(children[0])  # the top folder of a Gradescope export
+    entries = {}
+    for child in sorted(children):
+        if child.is_dir():
+            entries.setdefault(child.name, Entry(child.name, child))
+        elif child.suffix.lower() in SUBMISSION_FILES:
+            key = child.stem if child.stem not in entries else child.name
+            entries[key] = Entry(key, child)
+    return sorted(entries.values(), key=lambda e: e.id)
+
+
+# -- one submission, in a judge process of the pool ------------------------------------------
+
+
+def _start_judge() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the jobs share the machine's cores
+
+
+def grade_one(entry: Entry, out: Path, options: Options) -> dict:
+    """Grade one submission and write its files; return its record (also in grading.json).
+
+    A submission that cannot be read gets a results.json with 0 points and the reason; a
+    failure of the kit itself writes nothing, so that the next run tries again."""
+    folder = out / entry.id
+    record: dict = {"id": entry.id, "source": str(entry.path), "error": "", "report": None}
+    try:
+        report = grade(entry.path, options)
+    except SubmissionError as e:
+        record.update(error=f"unreadable submission: {e}", score=0)
+        results = {"score": 0, "output": str(e), "visibility": "visible", "tests": []}
+    except Exception as e:  # the kit, not the learner: leave no results.json
+        record["error"] = f"grading failed: {type(e).__name__}: {e}"
+        return record
+    else:
+        record["report"] = report.to_dict()
+        results = gradescope.results_json(report)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grading.json").write_text(json.dumps(record, indent=1) + "\n")
+    (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")  # last: "done"
+    return record
+
+
+# -- the class ------------------------------------------------------------------------------
+
+
+def _load(out: Path, entry: Entry) -> dict | None:
+    """The record of an earlier run, if that run finished this submission."""
+    path = out / entry.id / "grading.json"
+    if not (out / entry.id / "results.json").exists() or not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def grade_all(entries: list[Entry], out: Path, options: Options, jobs: int, done) -> None:
+    """Grade `entries` in `jobs` judge processes; `done(record)` as each one finishes."""
+    attempts: Counter = Counter()
+    todo = list(entries)
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
+    while todo:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_judge) as pool:
+            running = {pool.submit(grade_one, e, out, options): e for e in todo}
+            todo = []
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    entry = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        attempts[entry.id] += 1
+                        if attempts[entry.id] < ATTEMPTS:
+                            todo.append(entry)
+                            continue
+                        record = {
+                            "id": entry.id,
+                            "error": "grading failed: the judge process died, "
+                            f"{ATTEMPTS} times, while grading this submission",
+                            "report": None,
+                        }
+                    done(record)
+
+
+def row(record: dict, exercises: list[str]) -> dict:
+    report = record.get("report") or {}
+    points: Counter = Counter()
+    for r in report.get("results", []):
+        points[r["exercise"]] += r["points"]
+    total = report.get("score", record.get("score"))
+    return {
+        "id": record["id"],
+        "total": "" if total is None else f"{total:g}",
+        "max": report.get("max_score", ""),
+        **{name: f"{points[name]:g}" if name in points else "" for name in exercises},
+        "error": record.get("error", ""),
+    }
+
+
+def write_grades(records: list[dict], path: Path) -> None:
+    exercises = [e.name for e in checks.EXERCISES]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, ["id", "total", "max", *exercises, "error"])
+        writer.writeheader()
+        for record in sorted(records, key=lambda r: r["id"]):
+            writer.writerow(row(record, exercises))
+
+
+def _check_results(record: dict) -> list[CheckResult]:
+    names = {f.name for f in fields(CheckResult)}
+    results = (record.get("report") or {}).get("results", [])
+    return [CheckResult(**{k: v for k, v in r.items() if k in names}) for r in results]
+
+
+def summarize(records: list[dict], settings: dict) -> dict:
+    """Pass rate per check, the most frequent diagnosed mistakes, the failed submissions."""
+    graded = [r for r in records if r.get("report")]
+    passes: dict[str, list[int]] = {}
+    mistakes: Counter = Counter()
+    example: dict[str, str] = {}
+    for record in graded:
+        seen = set()
+        for r in _check_results(record):
+            if r.counts:
+                tally = passes.setdefault(r.name, [0, 0])
+                tally[0] += r.passed
+                tally[1] += 1
+            for mistake in filter(None, r.diagnosis.split(",")):
+                seen.add(mistake)
+                example.setdefault(mistake, r.likely if "," not in r.diagnosis else "")
+        mistakes.update(seen)
+    scores = sorted(r["report"]["score"] for r in graded)
+    return {
+        **settings,
+        "hidden_checks": any(r["report"]["hidden_checks"] for r in graded),
+        "submissions": len(records),
+        "graded": len(graded),
+        "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
+        "median_score": scores[len(scores) // 2] if scores else None,
+        "max_score": graded[0]["report"]["max_score"] if graded else None,
+        "pass_rate": {name: round(p / n, 3) for name, (p, n) in passes.items()},
+        "mistakes": [
+            {"id": m, "submissions": n, "likely": example.get(m, "")}
+            for m, n in mistakes.most_common(TOP_MISTAKES)
+        ],
+        "errors": sorted(
+            ({"id": r["id"], "error": r["error"]} for r in records if r.get("error")),
+            key=lambda e: e["id"],
+        ),
+    }
+
+
+def summary_markdown(summary: dict) -> str:
+    lines = [
+        "# Batch grading summary",
+        "",
+        f"- submissions: {summary['submissions']} ({summary['graded']} graded, "
+        f"{len(summary['errors'])} with errors)",
+        f"- score: mean {summary['mean_score']}, median {summary['median_score']} "
+        f"of {summary['max_score']}",
+        f"- hidden checks: {summary['hidden_checks']}"
+        + (
+            f" (seed {summary['seed']}, the same for every submission)"
+            if summary["hidden_checks"]
+            else ""
+        ),
+        f"- worker isolation: {summary['isolation']}",
+        "",
+        "## Pass rate per check",
+        "",
+        "| Check | Passed |",
+        "|---|---|",
+        *(f"| {name} | {rate:.0%} |" for name, rate in summary["pass_rate"].items()),
+        "",
+        "## Most frequent diagnosed mistakes",
+        "",
+    ]
+    if summary["mistakes"]:
+        lines += ["| Mistake | Submissions | Likely |", "|---|---|---|"]
+        lines += [
+            f"| {m['id']} | {m['submissions']} | {m['likely']} |" for m in summary["mistakes"]
+        ]
+    else:
+        lines.append("None diagnosed.")
+    lines += ["", "## Submissions with errors", ""]
+    lines += [f"- {e['id']}: {e['error']}" for e in summary["errors"]] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    from grader.cli import add_isolation_argument
+
+    p = argparse.ArgumentParser(
+        prog="attention-grade batch",
+        description="Grade every submission in a folder (folders, .zip, .py or .ipynb files, "
+        "e.g. an unzipped Gradescope export) in parallel; write grades.csv, a results.json "
+        "per submission and a class summary to --out. A re-run skips finished submissions.",
+    )
+    p.add_argument(
+        "submissions", type=Path, help="folder holding one folder or file per submission"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for the results")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="submissions graded at once (default: half the cores)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="grade again the submissions already graded"
+    )
+    p.add_argument(
+        "--seed", type=int, help="seed of the hidden checks (default: the first run's, else drawn)"
+    )
+    p.add_argument("--only", metavar="NAME", help="grade one exercise (a function or class name)")
+    p.add_argument("--no-hidden", action="store_true", help="skip the hidden checks")
+    p.add_argument(
+        "--fixtures", action="store_true", help="compare with the fixtures; implies --no-hidden"
+    )
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds per call (default 20)")
+    add_isolation_argument(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _settings(args: argparse.Namespace, out: Path) -> tuple[Options, dict]:
+    earlier = out / "summary.json"
+    seed = args.seed
+    if seed is None and earlier.exists():
+        seed = json.loads(earlier.read_text()).get("seed")
+    if seed is None:
+        seed = secrets.randbits(31)
+    level = sandbox.choose(args.isolation)  # once, so that every submission gets the same
+    if args.only:
+        checks.find(args.only)  # KeyError for an unknown exercise
+    options = Options(
+        only=args.only,
+        hidden=False if (args.no_hidden or args.fixtures) else None,
+        use_solutions=False if args.fixtures else None,
+        seed=seed,
+        timeout=args.timeout,
+        sandbox_mode="sandbox" if level == "bubblewrap" else "subprocess",
+    )
+    isolation = sandbox.label(level, options.limits, args.isolation)
+    return options, {"seed": seed, "isolation": isolation, "jobs": args.jobs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    err = Console(stderr=True)
+    try:
+        entries = discover(args.submissions)
+        options, settings = _settings(args, args.out)
+    except (SubmissionError, sandbox.SandboxError, KeyError) as e:
+        err.print(f"attention-grade batch: {e.args[0]}", markup=False)
+        return 2
+    if args.jobs < 1:
+        err.print("attention-grade batch: --jobs must be at least 1")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    earlier = {} if args.force else {e.id: _load(args.out, e) for e in entries}
+    records = [r for r in earlier.values() if r is not None]
+    todo = [e for e in entries if earlier.get(e.id) is None]
+    err.print(
+        f"{len(entries)} submissions: {len(records)} already graded, {len(todo)} to grade "
+        f"with {args.jobs} jobs; {settings['isolation']}",
+        markup=False,
+        highlight=False,
+    )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=args.quiet,
+    )
+    start = time.monotonic()
+    try:
+        with progress:
+            task = progress.add_task("grading", total=len(todo))
+
+            def done(record: dict) -> None:
+                records.append(record)
+                progress.update(task, advance=1, description=f"graded {record['id']}")
+
+            grade_all(todo, args.out, options, args.jobs, done)
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to resume")
+        return 130
+    finally:
+        write_grades(records, args.out / "grades.csv")
+        summary = summarize(records, {**settings, "seconds": round(time.monotonic() - start, 1)})
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (args.out / "summary.md").write_text(summary_markdown(summary))
+    errors = summary["errors"]
+    err.print(
+        f"wrote {args.out / 'grades.csv'} and {args.out / 'summary.md'}"
+        + (f"; {len(errors)} submissions with errors" if errors else ""),
+        markup=False,
+        highlight=False,
+    )
+    return 0
