@@ -1,0 +1,228 @@
+"""Check an exercise from a notebook, with the CLI's verdicts and feedback.
+
+    from grader import check
+    check("softmax_stable")          # grade one exercise of your exercises/ folder
+    check()                          # all of them
+    check("CausalAttention", "path/to/folder_or_zip_or_attention.py")
+
+`check` grades through `grader.judge.engine.grade`, exactly like `attention-grade --only
+NAME`: the learner's modules are imported by the kit's worker process (with its isolation
+and per-call deadlines), never by the notebook's kernel, so a hanging or crashing exercise
+costs one check, not the kernel. The notebook's own imports of the exercises are unrelated.
+
+The feedback shows as HTML in Jupyter (a table, then every failed check with what was
+tried, what came back, the likely mistake, a hint and the section to reread), as text in a
+terminal IPython, and is printed outside IPython. `check` returns the `Report` (a subclass
+whose notebook display is the same feedback), or None when the submission cannot be read.
+
+Which folder: the `submission` argument; else $ATTENTION_KIT_SUBMISSION; else the current
+folder when it holds the exercise modules (a notebook in exercises/ runs there); else
+./exercises; else the kit's exercises/.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+from dataclasses import fields
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import paths
+from grader.report import console as console_report
+from grader.report.results import NOT_ATTEMPTED, PASSED, Report
+
+ENV_SUBMISSION = "ATTENTION_KIT_SUBMISSION"
+
+
+def find_submission(submission: str | Path | None = None) -> Path:
+    """The submission `check` grades (see the module docstring for the order)."""
+    if submission is not None:
+        return Path(submission)
+    if os.environ.get(ENV_SUBMISSION):
+        return Path(os.environ[ENV_SUBMISSION])
+    here = Path.cwd()
+    for folder in (here, here / "exercises"):
+        if any((folder / f"{m}.py").is_file() for m in paths.MODULES):
+            return folder
+    return paths.EXERCISES
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+class NotebookReport(Report):
+    """A `Report` that shows itself as the kit's feedback in Jupyter and IPython."""
+
+    _shown_in: int | None = None  # the IPython cell that has already displayed it
+
+    @classmethod
+    def of(cls, report: Report) -> NotebookReport:
+        return cls(**{f.name: getattr(report, f.name) for f in fields(report) if f.init})
+
+    def text(self) -> str:
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=100, color_system=None, force_jupyter=False)
+        console_report.render(self, console)
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        return to_html(self)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.submission}: {self.score:g}/{self.max_score} points>"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def mimebundle(self) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": to_html(self)}
+
+    def show(self) -> None:
+        """Display the feedback now: rich in Jupyter, text in a terminal, printed otherwise."""
+        shell = _ipython()
+        if shell is None:
+            print(self.text())
+            return
+        from IPython.display import display
+
+        display(self.mimebundle(), raw=True)
+        self._shown_in = getattr(shell, "execution_count", None)
+
+    def _ipython_display_(self) -> None:
+        # `check(...)` displays as it returns; the cell's own echo of the returned report
+        # would show it twice, so the echo in that same cell is skipped.
+        shell = _ipython()
+        count = getattr(shell, "execution_count", None)
+        if self._shown_in is not None and self._shown_in == count:
+            self._shown_in = None
+            return
+        from IPython.display import display
+
+        display(self.mimebundle(), raw=True)
+
+
+def check(
+    exercise: str | None = None,
+    submission: str | Path | None = None,
+    *,
+    hidden: bool | None = None,
+    fixtures: bool = False,
+    seed: int | None = None,
+    timeout: float = 20.0,
+    hints: bool = True,
+    show: bool = True,
+) -> NotebookReport | None:
+    """Grade `exercise` (all exercises if None) of the submission and show the feedback.
+
+    hidden, fixtures, seed, timeout and hints mean what the CLI's --no-hidden, --fixtures,
+    --seed, --timeout and --no-hints do. Returns the report, or None when the submission or
+    the exercise cannot be found (the reason is shown instead).
+    """
+    from grader import checks
+    from grader.judge.engine import Options, grade
+    from grader.judge.expected import KitError
+    from grader.judge.submission import SubmissionError
+    from grader.worker.sandbox import SandboxError
+
+    path = find_submission(submission)
+    try:
+        if exercise is not None:
+            checks.find(exercise)
+        options = Options(
+            only=exercise,
+            hidden=False if fixtures else hidden,
+            use_solutions=False if fixtures else None,
+            seed=seed,
+            timeout=timeout,
+            hints=hints,
+        )
+        report = NotebookReport.of(grade(path, options))
+    except KeyError as e:
+        _say(f"check: {e.args[0]}")
+        return None
+    except (SubmissionError, KitError, SandboxError) as e:
+        _say(f"check: cannot grade {path}: {e}")
+        return None
+    if show:
+        report.show()
+    return report
+
+
+def _say(message: str) -> None:
+    shell = _ipython()
+    if shell is None:
+        print(message)
+        return
+    from IPython.display import display
+
+    display({"text/plain": message, "text/html": f"<pre>{html.escape(message)}</pre>"}, raw=True)
+
+
+# -- HTML -------------------------------------------------------------------------------
+
+_COLOURS = {PASSED: "#1a7f37", NOT_ATTEMPTED: "#6e7781"}
+
+
+def _status_cell(status: str) -> str:
+    mark = "✓" if status == PASSED else ("·" if status == NOT_ATTEMPTED else "✗")
+    colour = _COLOURS.get(status, "#cf222e")
+    return f'<td style="color:{colour}">{mark} {html.escape(status)}</td>'
+
+
+def to_html(report: Report) -> str:
+    """The report as a self-contained HTML fragment; all learner text is escaped."""
+    e = html.escape
+    summaries = report.exercises()
+    rows = "".join(
+        f"<tr><td><code>{e(s.name)}</code></td><td>{e(s.section)}</td>"
+        f'<td style="text-align:right">{s.points:g}/{s.max_points}</td>{_status_cell(s.status)}</tr>'
+        for s in summaries
+    )
+    parts = [
+        '<div class="attention-kit">',
+        "<table><thead><tr><th>Exercise</th><th>Book</th><th>Points</th><th>Status</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>",
+    ]
+    for s in summaries:
+        if not s.failed:
+            continue
+        if s.status == NOT_ATTEMPTED:
+            look = s.failed[0].look
+            parts.append(f"<p>· <code>{e(s.name)}</code>: not attempted yet (read {e(look)})</p>")
+            continue
+        first = s.failed[0]
+        parts.append(f"<p><b><code>{e(s.name)}</code></b> {s.points:g}/{s.max_points}")
+        if first.look:
+            parts.append(f" · look at {e(first.look)}")
+        parts.append("</p>")
+        if first.hint:
+            parts.append(f"<p><i>hint:</i> {e(first.hint)}</p>")
+        for r in s.failed:
+            points = f"{r.points:g}/{r.max_points}" if r.counts else "a note, no points"
+            hidden = " (hidden)" if r.hidden else ""
+            parts.append(
+                f"<details open><summary>✗ {e(r.title)}{hidden} · {points}</summary>"
+                f'<pre style="white-space:pre-wrap">{e(r.details(with_hint=False))}</pre>'
+                "</details>"
+            )
+    notes = [r for r in report.results if r.passed and r.note]
+    for r in notes:
+        parts.append(f"<p><i>note:</i> {e(r.name)}: {e(r.note)}</p>")
+    done = sum(1 for s in summaries if s.status == PASSED)
+    parts.append(
+        f"<p><b>Total: {report.score:g}/{report.max_score} points</b> · {done} of "
+        f"{len(summaries)} exercises complete · {report.seconds:.1f} s</p>"
+    )
+    context = f"expected values: {report.expected_from}; worker isolation: {report.isolation}"
+    for line in [context, *report.notes]:
+        parts.append(f'<p style="color:#6e7781">{e(line)}</p>')
+    parts.append("</div>")
+    return "".join(parts)

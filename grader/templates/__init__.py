@@ -1,0 +1,1 @@
+"""Files the integrations write out: workflow and autograder templates (package data)."""

@@ -1,0 +1,336 @@
+"""otter-grader: one-file submissions, the generated assignment, and otter's own commands.
+
+The tests marked slow run otter itself (the kit's [otter] extra) and are skipped without it:
+`otter check`, `otter generate` and `otter run` must give the native grader's scores.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import checks, paths
+from grader.integrations import otter, single_file
+from grader.integrations.classroom import learner_max_score
+from grader.judge.engine import Options, grade
+from grader.judge.submission import SubmissionError
+from grader.report.results import FAILED, PASSED, SKIPPED, CheckResult, Report
+
+BROKEN = ("x - x.amax(dim=dim, keepdim=True)", "x - x.amax()")  # one max for the whole tensor
+# Top-level code that leaves a mark only where otter's kernel (ipykernel) runs it.
+MARKER = (
+    "import sys as _sys\n"
+    "if 'ipykernel' in _sys.modules:\n"
+    "    open({path!r}, 'w').write('the student code ran in the kernel')\n"
+)
+
+
+def _attention_py(dest: Path, broken: bool = False, extra: str = "") -> Path:
+    source = single_file.combine(paths.SOLUTIONS)
+    if broken:
+        assert source.count(BROKEN[0]) == 1
+        source = source.replace(*BROKEN)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(source + extra)
+    return dest
+
+
+# -- one-file submissions (no otter needed) ------------------------------------------------
+
+
+def test_a_single_file_grades_like_the_four_modules(tmp_path):
+    path = _attention_py(tmp_path / "attention.py", broken=True)
+    options = Options(only="softmax_stable", seed=3)
+    one_file = grade(path, options)
+    folder = tmp_path / "folder"
+    shutil.copytree(paths.SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "simple_attention.py").write_text(
+        (folder / "simple_attention.py").read_text().replace(*BROKEN)
+    )
+    native = grade(folder, options)
+    assert one_file.submission == str(path)
+    assert [(r.check, r.hidden, r.status) for r in one_file.results] == [
+        (r.check, r.hidden, r.status) for r in native.results
+    ]
+    assert one_file.score == native.score < native.max_score
+
+
+def test_imports_between_modules_and_of_the_grader_are_left_out_line_for_line():
+    source = (
+        "import torch\n"
+        "from .causal_attention import CausalAttention\n"
+        "from exercises.simple_attention import (\n"
+        "    softmax_stable,\n"
+        ")\n"
+        "import grader\n"
+        "def softmax_naive(x, dim=-1):\n"
+        "    return x\n"
+    )
+    out = single_file.prepare_script(source).splitlines()
+    assert len(out) == len(source.splitlines())
+    assert out[0] == "import torch" and out[6] == "def softmax_naive(x, dim=-1):"
+    assert out[1].startswith("pass  # left out by the grader: from .causal_attention")
+    assert out[2].startswith("pass  #") and out[3] == "" and out[4] == ""
+    assert out[5].startswith("pass  #")
+    ast.parse("\n".join(out))
+
+
+def _notebook(cells: list[tuple[str, str]]) -> dict:
+    return {
+        "cells": [
+            {"cell_type": kind, "metadata": {}, "source": text, "outputs": []}
+            if kind == "code"
+            else {"cell_type": kind, "metadata": {}, "source": text}
+            for kind, text in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def test_a_notebook_keeps_its_definitions_and_drops_what_runs():
+    script = single_file.notebook_script(
+        _notebook(
+            [
+                ("markdown", "# my work"),
+                ("code", "%pip install torch\n!ls\nimport torch\nfrom grader import check"),
+                ("code", "SCALE = 2.0\nx = torch.ones(3)\nprint(x)\n"),
+                ("code", "@torch.no_grad()\ndef softmax_naive(x, dim=-1):\n    return x * SCALE\n"),
+                ("code", "check('softmax_naive')"),
+                ("code", "%%timeit\nsoftmax_naive(x)"),
+                ("code", "for i in range(3):\n    print(i)\nclass Foo:\n    pass"),
+                ("code", "def broken(:\n"),
+            ]
+        )
+    )
+    assert "import torch" in script and "SCALE = 2.0" in script
+    assert "@torch.no_grad()\ndef softmax_naive" in script and "class Foo:" in script
+    for gone in ("from grader", "check(", "print(", "x = torch.ones", "%%timeit", "range(3)"):
+        assert gone not in script, gone
+    assert "pip install" not in script and "!ls" not in script
+    assert "def broken(:" in script  # kept as it is, so the learner sees the syntax error
+
+
+def test_a_notebook_submission_is_graded_by_its_definitions(tmp_path):
+    folder = paths.SOLUTIONS
+    cells = [("code", "%matplotlib inline\nimport torch\nfrom torch import nn")]
+    for module in paths.MODULES:
+        tree = ast.parse((folder / f"{module}.py").read_text())
+        source = (folder / f"{module}.py").read_text()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                cells.append(("code", ast.get_source_segment(source, node)))
+                cells.append(("code", f"print({node.name!r})\ncheck({node.name!r})"))
+    path = tmp_path / "work.ipynb"
+    path.write_text(json.dumps(_notebook(cells)))
+    options = Options(only="MultiHeadAttention", hidden=False, use_solutions=False)
+    report = grade(path, options)
+    assert report.score == report.max_score == grade(folder, options).max_score
+
+
+def test_what_cannot_be_a_single_file_submission(tmp_path):
+    empty = tmp_path / "empty.py"
+    empty.write_text("import torch\nprint('hello')\n")
+    with pytest.raises(SubmissionError, match="defines none of the exercises"):
+        grade(empty)
+    nb = tmp_path / "x.ipynb"
+    nb.write_text("not json")
+    with pytest.raises(SubmissionError, match="not a readable notebook"):
+        grade(nb)
+    # A syntax error is the learner's to see: graded, every exercise fails with it.
+    bad = tmp_path / "attention.py"
+    bad.write_text("def softmax_naive(x:\n")
+    report = grade(bad, Options(only="softmax_naive", hidden=False, use_solutions=False))
+    assert report.score == 0 and "SyntaxError" in report.results[0].problem
+
+
+def test_the_template_is_the_stubs_in_one_file(tmp_path):
+    path = tmp_path / "attention.py"
+    assert single_file.main(["--template", str(path)]) == 0
+    defined = single_file.defined_exercises(path.read_text())
+    assert sorted(defined) == sorted(ex.name for ex in checks.EXERCISES)
+    out = tmp_path / "modules"
+    assert single_file.main([str(path), str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["__init__.py", *(f"{m}.py" for m in paths.MODULES)]
+    )
+
+
+# -- the generated assignment (no otter needed) -----------------------------------------
+
+
+def test_the_assignment_exports_every_counting_check_once(tmp_path):
+    assert otter.main([str(tmp_path / "hw")]) == 0
+    hw = tmp_path / "hw"
+    assert json.loads((hw / "otter_config.json").read_text())["plugins"] == [otter.PLUGIN]
+    assert (hw / otter.KIT_FOLDER / "solutions").is_dir()
+    assert "-e /autograder/source/files/attention-kit" in (hw / "requirements.txt").read_text()
+    totals = {}
+    for folder in ("tests", "hidden-tests"):
+        files = sorted((hw / folder).glob("*.py"))
+        assert sorted(f.stem for f in files) == sorted(ex.name for ex in checks.EXERCISES)
+        total = 0
+        for file in files:
+            tree = ast.parse(file.read_text())
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef):
+                    (decorator,) = node.decorator_list
+                    total += next(k.value.value for k in decorator.keywords if k.arg == "points")
+        totals[folder] = total
+    # tests/ is a learner's copy (fixtures, no speed checks); hidden-tests/ an instructor's
+    # grading on a CPU: the points of the native grader in those modes.
+    assert totals["tests"] == learner_max_score()
+    cpu = sum(
+        c.points * (2 if c.randomized else 1)
+        for ex in checks.EXERCISES
+        for c in ex.checks
+        if c.points > 0 and getattr(c.judge, "device", "cpu") == "cpu"
+    )
+    assert totals["hidden-tests"] == cpu
+    assert otter.main([str(hw)]) == 0  # written again in place
+
+
+def test_verdict_passes_fails_with_feedback_and_counts_skipped(monkeypatch):
+    report = Report(
+        submission="s",
+        results=[
+            CheckResult("softmax_stable", "shape", "shape", PASSED, 1, 1),
+            CheckResult(
+                "softmax_stable",
+                "large",
+                "large",
+                FAILED,
+                0,
+                2,
+                hidden=True,
+                tried="softmax_stable(x)",
+                problem="got nan",
+            ),
+            CheckResult("attention_scores", "speed_cpu", "speed", SKIPPED, 0, 0),
+        ],
+    )
+    monkeypatch.setattr(otter, "report_for", lambda mode: report)
+    otter.verdict("softmax_stable", "shape")
+    otter.verdict("attention_scores", "speed_cpu")
+    with pytest.raises(AssertionError, match=r"failed, 0/2 points\ntried:    softmax_stable"):
+        otter.verdict("softmax_stable", "large", hidden=True)
+    with pytest.raises(AssertionError, match="did not run"):
+        otter.verdict("softmax_stable", "large")
+
+
+def test_which_file_the_test_cases_grade(tmp_path, monkeypatch):
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    with pytest.raises(FileNotFoundError):
+        otter.submission_file(tmp_path)
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "mine.py").write_text("")
+    assert otter.submission_file(tmp_path) == tmp_path / "mine.py"
+    (tmp_path / "work.ipynb").write_text("{}")
+    assert otter.submission_file(tmp_path) == tmp_path / "work.ipynb"
+    (tmp_path / "attention.py").write_text("")
+    assert otter.submission_file(tmp_path) == tmp_path / "attention.py"
+    monkeypatch.setenv(otter.ENV_SUBMISSION, "/elsewhere/x.py")
+    assert otter.submission_file(tmp_path) == Path("/elsewhere/x.py")
+
+
+def test_an_unreadable_submission_fails_every_case_with_the_reason(tmp_path, monkeypatch):
+    (tmp_path / "attention.py").write_text("print('no exercises here')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    with pytest.raises(AssertionError, match="defines none of the exercises"):
+        otter.verdict("softmax_stable", "shape")
+
+
+# -- otter itself (the [otter] extra) ----------------------------------------------------
+
+needs_otter = pytest.mark.skipif(
+    importlib.util.find_spec("otter") is None or importlib.util.find_spec("ipykernel") is None,
+    reason="otter-grader is not installed (pip install -e '.[otter]')",
+)
+
+
+def _otter(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "otter", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _check_score(folder: Path) -> tuple[float, float]:
+    """otter check's own total, from the log it writes."""
+    from otter.check.logs import Log
+
+    (entry, *_) = Log.from_file(str(folder / ".OTTER_LOG"), ascending=False).entries
+    return entry.results.total, entry.results.possible
+
+
+@pytest.fixture(scope="module")
+def assignment(tmp_path_factory):
+    hw = tmp_path_factory.mktemp("otter") / "hw"
+    assert otter.main([str(hw)]) == 0
+    return hw
+
+
+@pytest.mark.slow
+@needs_otter
+def test_otter_check_gives_the_native_scores(assignment, tmp_path, monkeypatch):
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    for name, broken in (("good", False), ("bad", True)):
+        student = tmp_path / name
+        shutil.copytree(assignment / "tests", student / "tests")
+        marker = student / "ran-in-otter-kernel"
+        extra = MARKER.format(path=str(marker)) if broken else ""
+        path = _attention_py(student / "attention.py", broken=broken, extra=extra)
+        done = _otter(["check", "attention.py"], student)
+        native = grade(path, otter.options_for(otter.PUBLIC))
+        assert _check_score(student) == (native.score, native.max_score), done.stdout
+        if broken:
+            assert native.score < native.max_score
+            assert "AssertionError: softmax_stable: inputs of magnitude 1e4: failed" in done.stdout
+            assert "likely:" in done.stdout  # the kit's feedback, in otter's report
+            # otter check has no plugins: otter itself runs the file in its kernel first
+            # (the checks still run in the kit's worker). otter run does not: next test.
+            assert marker.exists()
+        else:
+            assert "All tests passed!" in done.stdout
+
+
+@pytest.mark.slow
+@needs_otter
+def test_otter_generate_and_run_give_the_native_scores_without_running_student_code_in_otter(
+    assignment, tmp_path, monkeypatch
+):
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    _otter(["generate", "-t", "hidden-tests", otter.KIT_FOLDER], assignment)
+    zip_path = assignment / "autograder.zip"
+    assert zip_path.is_file()
+    marker = tmp_path / "ran-in-otter-kernel"
+    path = _attention_py(
+        tmp_path / "sub" / "attention.py", broken=True, extra=MARKER.format(path=str(marker))
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    done = _otter(
+        ["run", "-a", str(zip_path), "-o", str(out), str(path)], tmp_path, ATTENTION_KIT_SEED="5"
+    )
+    results = json.loads((out / "results.json").read_text())
+    scored = [t for t in results["tests"] if "score" in t and t["score"] is not None]
+    native = grade(path, Options(seed=5))
+    assert sum(t["score"] for t in scored) == native.score < native.max_score, done.stdout
+    assert sum(t["max_score"] for t in scored) == native.max_score
+    assert not marker.exists(), "otter's kernel executed the student's code"
