@@ -165,7 +165,7 @@ class CausalAttention(nn.Module):
 
         # keys.transpose(1, 2): (b, num_tokens, d_out) -> (b, d_out, num_tokens)
         attn_scores = queries @ keys.transpose(1, 2)  # (b, num_tokens, num_tokens)
-        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)
+        attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), -torch.inf)
         attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         attn_weights = self.dropout(attn_weights)
 

@@ -287,9 +287,9 @@ SELF = [
     ),
 ]
 
-MASK_LINE = "attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)"
+MASK_LINE = "attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), -torch.inf)"
 BUFFER_LINE = 'self.register_buffer(\n            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)\n        )'
-MHA_MASK = "mask_bool = self.mask.bool()[:num_tokens, :num_tokens]"
+MHA_MASK = "mask_bool = self.mask[:num_tokens, :num_tokens].bool()"
 
 
 def _mask_mistakes(exercise: str, mask_line: str, fill_line: str) -> list[Mistake]:

@@ -139,7 +139,7 @@ class MultiHeadAttention(nn.Module):
 
         # Dot product per head; keys.transpose(2, 3) is (b, num_heads, head_dim, num_tokens)
         attn_scores = queries @ keys.transpose(2, 3)  # (b, num_heads, num_tokens, num_tokens)
-        mask_bool = self.mask.bool()[:num_tokens, :num_tokens]
+        mask_bool = self.mask[:num_tokens, :num_tokens].bool()
         attn_scores.masked_fill_(mask_bool, -torch.inf)
         attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         attn_weights = self.dropout(attn_weights)

@@ -71,7 +71,7 @@ def _sa(head: str, scores: str = SA_SCORES, softmax: str = SA_SOFTMAX) -> tuple[
 
 # causal_attention.py (CausalAttention) and multihead_attention.py (MultiHeadAttention)
 CA_MASK_FILL = (
-    "        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)\n"
+    "        attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), -torch.inf)\n"
 )
 SOFTMAX = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)\n"
 DROPOUT = "        attn_weights = self.dropout(attn_weights)\n"
@@ -656,7 +656,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "ca_mask_fill_zero",
         CAUSAL,
         CA_MASK_FILL,
-        "        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], 0.0)\n",
+        "        attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), 0.0)\n",
         "CausalAttention",
         "mask_fill_zero",
     ),
@@ -864,7 +864,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "mha_mask_not_sliced",
         MULTI,
-        "        mask_bool = self.mask.bool()[:num_tokens, :num_tokens]\n",
+        "        mask_bool = self.mask[:num_tokens, :num_tokens].bool()\n",
         "        mask_bool = self.mask.bool()\n",
         "MultiHeadAttention",
         "mask_not_sliced",

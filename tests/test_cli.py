@@ -56,3 +56,15 @@ def test_console_script_and_module_entry_points():
     for command in (["attention-grade", "--help"], [sys.executable, "-m", "grader", "--help"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "--only NAME" in done.stdout
+
+
+def test_one_file_submissions_are_graded_by_the_cli(tmp_path, capsys):
+    from grader.integrations import single_file
+
+    one = tmp_path / "attention.py"
+    one.write_text(single_file.combine(paths.SOLUTIONS))
+    assert main([str(one), "-q", "--only", "softmax_stable", "--no-hidden"]) == 0
+    assert "1 of 1 exercises complete" in capsys.readouterr().out
+    odd = tmp_path / "attention.txt"
+    odd.write_text("x = 1\n")
+    assert main([str(odd), "-q"]) == 2

@@ -80,6 +80,12 @@ def test_feedback_names_the_mistake_in_learner_mode(submission):
     assert values.diagnosis == "MultiHeadAttention.no_out_proj"
     assert "likely:   out_proj is not applied (finish with self.out_proj" in values.feedback
     assert report.expected_from == "fixtures"
+    # --no-hints (exams): the mistake is still recorded for the class summary, not shown.
+    quiet = grade(sub, Options(only="MultiHeadAttention", use_solutions=False, hints=False))
+    values = next(r for r in quiet.results if r.check == "values_random")
+    assert values.diagnosis == "MultiHeadAttention.no_out_proj"
+    assert not values.likely and not values.hint and "likely:" not in values.feedback
+    assert quiet.score == report.score
 
 
 # -- forbidden calls ----------------------------------------------------------------------
@@ -160,7 +166,7 @@ def test_allowed_uses_are_not_flagged(submission):
             "causal_attention": [
                 (
                     "        attn_scores = queries @ keys.transpose(1, 2)  # (b, num_tokens, num_tokens)\n"
-                    "        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)\n"
+                    "        attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), -torch.inf)\n"
                     + sdpa,
                     fused,
                 ),

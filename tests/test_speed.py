@@ -16,7 +16,7 @@ MHA_SPLIT_TO_END = (
     "        # Split the last dim: (b, num_tokens, d_out) -> (b, num_tokens, num_heads, head_dim)\n"
 )
 HEAD_LOOP = """        # A loop over heads: correct, but one small matrix product per head.
-        mask = self.mask.bool()[:num_tokens, :num_tokens]
+        mask = self.mask[:num_tokens, :num_tokens].bool()
         outputs = []
         for h in range(self.num_heads):
             part = slice(h * self.head_dim, (h + 1) * self.head_dim)

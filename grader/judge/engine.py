@@ -182,8 +182,9 @@ class Grading:
                 self.expected.get(ex, check, inputs)  # validates the inputs against a fixture
             mistakes = diagnose(self.expected, ex, check, inputs, got)
             if mistakes:
-                result.diagnosis = ",".join(m.id for m in mistakes)
-                result.likely = " OR ".join(f"{m.title} ({m.fix})" for m in mistakes[:3])
+                result.diagnosis = ",".join(m.id for m in mistakes)  # kept for class summaries
+                if self.options.hints:  # --no-hints (exams): no mistake names in the feedback
+                    result.likely = " OR ".join(f"{m.title} ({m.fix})" for m in mistakes[:3])
         if self._violation(ex, got) and result.counts:
             self._forbid(result, ex)
         return result
@@ -385,7 +386,7 @@ def conclude(
     if not passed:
         result.tried = check.tries
         result.problem = body
-        result.advice = check.advice if verdict is not None else ""
+        result.advice = check.advice if verdict is not None and hints else ""
         result.hint = ex.hint if hints else ""
         result.look = where_to_look(check.look or ex.section)
         result.printed = got.printed
