@@ -179,3 +179,11 @@ def test_bench_reports_a_stub_without_crashing(tmp_path):
     rows = {r["variant"]: r for r in json.loads(out.read_text()) if r["mode"] == "fwd"}
     assert "NotImplementedError" in rows["yours: MHA"]["error"]
     assert rows["fused: SDPA"]["ms"] > 0
+
+
+def test_bench_saves_a_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "bench.png"
+    args = [str(paths.SOLUTIONS), "--device", "cpu", "--batch", "1", "--tokens", "16"]
+    assert bench([*args, "--dtype", "float32", "--plot", str(chart)]) == 0
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
