@@ -7,9 +7,12 @@ stacking, identity matrices), so that they are bit-identical on every machine; s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from grader.checks.judges import AllOf, Close, Same
+from grader.checks.judges import AllOf, Close, FollowsDevice, Grads, Same, Unchanged
+from grader.checks.spec import Check, Inputs
 from grader.rng import Rng
 from grader.worker.probes import tensor_ref
 
@@ -179,3 +182,39 @@ def dropout_setup(rng: Rng, *, batch: int, heads: int, per_head_prefix: bool, pr
         inputs["w:out_proj.weight"] = rng.orthogonal(d_out)
         inputs["w:out_proj.bias"] = rng.uniform(d_out, low=-0.5, high=0.5)
     return inputs
+
+
+def module_checks(
+    name: str, config: str, init: dict, loaded: Callable[..., Inputs], out_shape: tuple[int, ...]
+) -> tuple[Check, ...]:
+    """The checks an attention module with a causal mask gets the same way: gradients reach
+    every weight, the module follows .to(device), the input is left alone. `loaded(**extra)`
+    makes the inputs (weights and x) plus the extra ones."""
+    return (
+        Check(
+            "grads",
+            "gradients reach every weight",
+            f"backward through {name}({config}) with loaded weights",
+            build(init, upstream="g"),
+            loaded(g=lambda rng: rng.uniform(*out_shape)),
+            Grads(),
+        ),
+        Check(
+            "device",
+            "follows .to(device)",
+            f"{name}({config}).to('meta') on x on the meta device",
+            build(init, device="meta"),
+            loaded(),
+            FollowsDevice(),
+            advice="register the mask with self.register_buffer('mask', ...) so that "
+            ".to(device) moves it with the module (a plain attribute stays behind)",
+        ),
+        Check(
+            "inputs_unchanged",
+            "input not modified in place",
+            f"{name}({config}) forward on x",
+            build(init),
+            loaded(),
+            Unchanged(("x",)),
+        ),
+    )

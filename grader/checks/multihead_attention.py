@@ -9,6 +9,7 @@ from grader.checks.build import (
     build,
     dropout_setup,
     linear,
+    module_checks,
     perturbed_after,
     qkv,
     tokens,
@@ -21,14 +22,12 @@ from grader.checks.judges import (
     DescribeEquals,
     Differ,
     DropoutOnWeights,
-    FollowsDevice,
     Grads,
     MaskShape,
     Raises,
     Same,
     ShapeDType,
     Structure,
-    Unchanged,
 )
 from grader.checks.spec import Check, Exercise
 from grader.worker.watch import FUSED_ATTENTION_CALLS
@@ -339,32 +338,7 @@ MultiHeadAttention = Exercise(
             points=2,
             advice="self.dropout goes on attn_weights, after the softmax and before @ values",
         ),
-        Check(
-            "grads",
-            "gradients reach every weight",
-            f"backward through MultiHeadAttention({M_CONFIG}) with loaded weights",
-            build(m_init(), upstream="g"),
-            m_loaded(g=lambda rng: rng.uniform(M_B, M_T, M_OUT)),
-            Grads(),
-        ),
-        Check(
-            "device",
-            "follows .to(device)",
-            f"MultiHeadAttention({M_CONFIG}).to('meta') on x on the meta device",
-            build(m_init(), device="meta"),
-            m_loaded(),
-            FollowsDevice(),
-            advice="register the mask with self.register_buffer('mask', ...) so that "
-            ".to(device) moves it with the module",
-        ),
-        Check(
-            "inputs_unchanged",
-            "input not modified in place",
-            f"MultiHeadAttention({M_CONFIG}) forward on x",
-            build(m_init()),
-            m_loaded(),
-            Unchanged(("x",)),
-        ),
+        *module_checks("MultiHeadAttention", M_CONFIG, m_init(), m_loaded, (M_B, M_T, M_OUT)),
         Check(
             "book",
             "the book's numbers after torch.manual_seed(123)",
