@@ -107,6 +107,7 @@ def grade_one(entry: Entry, out: Path, options: Options) -> dict:
     failure of the kit itself writes nothing, so that the next run tries again."""
     folder = out / entry.id
     record: dict = {"id": entry.id, "source": str(entry.path), "error": "", "report": None}
+    _started(out, entry).touch()  # for grade_all: this submission was being graded
     try:
         report = grade(entry.path, options)
     except SubmissionError as e:
@@ -138,33 +139,58 @@ def _load(out: Path, entry: Entry) -> dict | None:
         return None
 
 
-def grade_all(entries: list[Entry], out: Path, options: Options, jobs: int, done) -> None:
-    """Grade `entries` in `jobs` judge processes; `done(record)` as each one finishes."""
-    attempts: Counter = Counter()
-    todo = list(entries)
+def _started(out: Path, entry: Entry) -> Path:
+    return out / f".{entry.id}.started"
+
+
+def _grade_in_pool(entries: list[Entry], out: Path, options: Options, jobs: int, done) -> list:
+    """Grade `entries` in one pool of `jobs` judge processes, `done(record)` as each finishes;
+    return the entries whose judge process died (or that were waiting when one died)."""
+    broken = []
     context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_judge) as pool:
+        running = {pool.submit(grade_one, e, out, options): e for e in entries}
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                entry = running.pop(future)
+                try:
+                    done(future.result())
+                except BrokenProcessPool:
+                    broken.append(entry)
+    return broken
+
+
+def grade_all(entries: list[Entry], out: Path, options: Options, jobs: int, done) -> None:
+    """Grade `entries` in `jobs` judge processes; `done(record)` as each one finishes.
+
+    A judge process that dies breaks its whole pool: every submission not yet finished fails
+    with it, though only one was the cause. Those that had not started go back in the queue;
+    those that had are each graded again alone, where a death is their own, up to ATTEMPTS
+    times before they are reported."""
+    out.mkdir(parents=True, exist_ok=True)
+    todo = list(entries)
     while todo:
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_judge) as pool:
-            running = {pool.submit(grade_one, e, out, options): e for e in todo}
-            todo = []
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    entry = running.pop(future)
-                    try:
-                        record = future.result()
-                    except BrokenProcessPool:
-                        attempts[entry.id] += 1
-                        if attempts[entry.id] < ATTEMPTS:
-                            todo.append(entry)
-                            continue
-                        record = {
-                            "id": entry.id,
-                            "error": "grading failed: the judge process died, "
-                            f"{ATTEMPTS} times, while grading this submission",
-                            "report": None,
-                        }
-                    done(record)
+        for entry in todo:
+            _started(out, entry).unlink(missing_ok=True)
+        broken = _grade_in_pool(todo, out, options, jobs, done)
+        started = [e for e in broken if _started(out, e).exists()] or broken  # never stall
+        todo = [e for e in broken if e not in started]
+        for entry in started:
+            for _ in range(ATTEMPTS):
+                if not _grade_in_pool([entry], out, options, 1, done):
+                    break
+            else:
+                done(
+                    {
+                        "id": entry.id,
+                        "error": "grading failed: the judge process died, "
+                        f"{ATTEMPTS} times, while grading this submission",
+                        "report": None,
+                    }
+                )
+    for entry in entries:
+        _started(out, entry).unlink(missing_ok=True)
 
 
 def row(record: dict, exercises: list[str]) -> dict:
@@ -212,7 +238,8 @@ def summarize(records: list[dict], settings: dict) -> dict:
                 tally[1] += 1
             for mistake in filter(None, r.diagnosis.split(",")):
                 seen.add(mistake)
-                example.setdefault(mistake, r.likely if "," not in r.diagnosis else "")
+                if "," not in r.diagnosis:  # a likely line that explains this mistake alone
+                    example.setdefault(mistake, r.likely)
         mistakes.update(seen)
     scores = sorted(r["report"]["score"] for r in graded)
     return {

@@ -98,18 +98,23 @@ def test_a_rerun_resumes_and_keeps_the_seed(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_submission_that_kills_its_judge_costs_only_itself(tmp_path):
-    # Without the sandbox, learner code can signal its judge process (same user): the pool
-    # is rebuilt and the others are graded; the culprit is retried, then reported.
+    # Without the sandbox, learner code can signal its judge process (same user), which breaks
+    # the pool and every submission still in it: those are graded again; the culprit is
+    # retried alone, then reported, and no one else is charged for its deaths.
     folder = tmp_path / "class"
     folder.mkdir()
-    copy_solutions(folder / "alice")
+    innocents = ("alice", "bob", "carol", "dave", "erin")
+    for name in innocents:
+        copy_solutions(folder / name)
     kill = "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
     copy_solutions(folder / "mallory", in_softmax_naive(kill, ""))
     out = tmp_path / "out"
     argv = [str(folder), "--out", str(out), "--jobs", "2", "--isolation", "subprocess", *ONE]
     assert main(argv) == 0
     grades = rows(out)
-    assert grades["alice"]["total"] == "5"
+    for name in innocents:
+        assert grades[name]["total"] == "5" and not grades[name]["error"], grades[name]
+    assert not list(out.glob(".*.started"))
     assert "judge process died" in grades["mallory"]["error"]
     assert not (out / "mallory" / "results.json").exists()
 
