@@ -38,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 
 from grader import paths
+from grader.judge.submission import module_folder
 
 # What of the kit goes into the zip (under kit/), and what never does.
 KIT_PARTS = ("grader", "solutions", "fixtures", "exercises", "pyproject.toml", "README.md")
@@ -107,9 +108,8 @@ def resolve(folder: Path) -> Path:
 
     if not folder.is_dir():
         return folder
-    for prefix in ("", "*/", "*/*/", "*/*/*/"):  # where the kit looks for the modules
-        if any(next(folder.glob(f"{prefix}{m}.py"), None) for m in paths.MODULES):
-            return folder
+    if module_folder(folder) is not None:  # where the kit finds the modules
+        return folder
     files = [
         f
         for f in sorted(folder.rglob("*"))

@@ -163,7 +163,9 @@ class Grading:
         self.session = Session(self.submission.folder, options)
         self._timeouts: dict[str, int] = {}
         self._violations: dict[str, str] = {}
-        self._reference: tuple | None = None  # (solutions copy, its session) for speed checks
+        self._reference_worker: tuple | None = (
+            None  # (solutions copy, its session) for speed checks
+        )
         self.devices: set[str] = set()  # where speed checks ran
 
     def run(self, step: Step) -> CheckResult:
@@ -178,8 +180,6 @@ class Grading:
         # Zero-point notes (the book's seeded numbers, say) are not diagnosed: the module is
         # right with the reference's weights, so a variant matching them would mislead.
         if result.counts and result.status in (FAILED, ERROR) and not result.diagnosis:
-            if check.judge.needs_expected and got.status == "error":
-                self.expected.get(ex, check, inputs)  # validates the inputs against a fixture
             mistakes = diagnose(self.expected, ex, check, inputs, got)
             if mistakes:
                 result.diagnosis = ",".join(m.id for m in mistakes)  # kept for class summaries
@@ -211,26 +211,23 @@ class Grading:
                 hidden=step.hidden,
                 section=ex.section,
             )
-        if self._early_failure(ex) is not None:
-            return conclude(
-                ex, check, None, self._early_failure(ex), step.hidden, self.options.hints
-            )
+        if (failure := self._early_failure(ex)) is not None:
+            return conclude(ex, check, None, failure, step.hidden, self.options.hints)
         inputs = check.inputs(Rng(step.seed))
         got, verdict = timed(
             speed, ex.probe(check), inputs, ex.module, self.session, self.reference_session()
         )
-        if got.status == "timeout":
-            self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
+        self._count_timeout(ex, got)
         if got.info.get("device"):
             self.devices.add(got.info["device"])
         return conclude(ex, check, verdict, got, step.hidden, self.options.hints)
 
     def reference_session(self) -> Session:
         """A worker on a private copy of the solutions, started like the learner's."""
-        if self._reference is None:
+        if self._reference_worker is None:
             copy = open_submission(paths.SOLUTIONS)
-            self._reference = (copy, Session(copy.folder, self.options))
-        return self._reference[1]
+            self._reference_worker = (copy, Session(copy.folder, self.options))
+        return self._reference_worker[1]
 
     def _early_failure(self, ex: Exercise) -> Reply | None:
         if ex.module not in self.submission.modules:
@@ -246,9 +243,12 @@ class Grading:
             return {}, failure
         inputs = step.check.inputs(Rng(step.seed))
         got = self.session.call(ex.module, ex.probe(step.check), inputs)
+        self._count_timeout(ex, got)
+        return inputs, got
+
+    def _count_timeout(self, ex: Exercise, got: Reply) -> None:
         if got.status == "timeout":
             self._timeouts[ex.name] = self._timeouts.get(ex.name, 0) + 1
-        return inputs, got
 
     def _violation(self, ex: Exercise, got: Reply) -> str:
         """The exercise's forbidden calls found so far (in its source, or seen at run time)."""
@@ -298,9 +298,9 @@ class Grading:
     def close(self) -> None:
         self.session.close()
         self.submission.close()
-        if self._reference is not None:
-            self._reference[1].close()
-            self._reference[0].close()
+        if self._reference_worker is not None:
+            self._reference_worker[1].close()
+            self._reference_worker[0].close()
 
     def __enter__(self) -> Grading:
         return self

@@ -98,12 +98,16 @@ class FromFixtures:
         if check.name not in meta:
             raise KitError(f"the fixtures have no entry for {exercise.name}/{check.name}")
         entry = json.loads(meta[check.name])
+        self._check_inputs(exercise, check, entry, inputs)
+        return self._reply(tensors, entry, f"{check.name}/")
+
+    @staticmethod
+    def _check_inputs(exercise: Exercise, check: Check, entry: dict, inputs) -> None:
         if entry["inputs"] != digest(inputs):
             raise KitError(
                 f"the inputs of {exercise.name}/{check.name} no longer match its fixture; "
                 "regenerate them with `python -m grader.fixtures`"
             )
-        return self._reply(tensors, entry, f"{check.name}/")
 
     @staticmethod
     def _reply(tensors: dict, entry: dict, prefix: str) -> Reply:
@@ -120,9 +124,10 @@ class FromFixtures:
     def mistake_reply(
         self, exercise: Exercise, check: Check, inputs, mistake_id: str
     ) -> Reply | None:
-        """The variant's reply on a public check (the caller has already checked the inputs)."""
+        """The variant's reply on a public check, recorded on the same inputs."""
         tensors, meta = self._load(exercise.name)
         key = f"mistake:{mistake_id}/{check.name}"
         if key not in meta:
             return None
+        self._check_inputs(exercise, check, json.loads(meta[check.name]), inputs)
         return self._reply(tensors, json.loads(meta[key]), key + "/")

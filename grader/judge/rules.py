@@ -12,6 +12,7 @@ ordinary use, which is what the rule is for.
 from __future__ import annotations
 
 import ast
+import functools
 
 from grader.worker.watch import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS
 
@@ -49,21 +50,30 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
     return None
 
 
-def static_uses(source: str, definition: str, forbidden: tuple[str, ...]) -> list[tuple[str, int]]:
-    """(forbidden name, line) for each use inside the top-level def or class `definition`."""
+def top_level(tree: ast.Module, name: str) -> ast.FunctionDef | ast.ClassDef | None:
+    """The top-level def or class called `name`."""
+    return next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name),
+        None,
+    )
+
+
+@functools.lru_cache(maxsize=8)  # a module's exercises are judged one after another
+def _parsed(source: str) -> tuple[ast.Module, dict[str, str]] | None:
     try:
         tree = ast.parse(source)
     except SyntaxError:
+        return None
+    return tree, _aliases(tree)
+
+
+def static_uses(source: str, definition: str, forbidden: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(forbidden name, line) for each use inside the top-level def or class `definition`."""
+    parsed = _parsed(source)
+    if parsed is None:
         return []
-    aliases = _aliases(tree)
-    target = next(
-        (
-            n
-            for n in tree.body
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == definition
-        ),
-        None,
-    )
+    tree, aliases = parsed
+    target = top_level(tree, definition)
     if target is None:
         return []
     found = []

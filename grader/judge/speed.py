@@ -43,6 +43,8 @@ def run(
         if not a.ok:
             return a, None
         b = reference.call(module, {"kind": "repeat", "reps": reps_r}, {})
+        if not b.ok:
+            raise RuntimeError(f"the reference failed its speed probe: {b.error}")
         mine.append(a.seconds / reps_l)
         theirs.append(b.seconds / reps_r)
         ratios.append(mine[-1] / theirs[-1])

@@ -43,7 +43,7 @@ class Submission:
         self.close()
 
 
-def _module_folder(root: Path) -> Path | None:
+def module_folder(root: Path) -> Path | None:
     """The folder (root itself, or below it, at most 3 levels) holding most of the modules."""
     best, best_count = None, 0
     for depth in range(4):
@@ -97,9 +97,9 @@ def open_submission(path: str | Path) -> Submission:
                     f"{source} is neither a folder, a .zip, a .py nor a .ipynb file"
                 )
             _unzip(source, root / "unpacked")
-            found = _module_folder(root / "unpacked")
+            found = module_folder(root / "unpacked")
         else:
-            found = _module_folder(source)
+            found = module_folder(source)
         if found is None:
             names = ", ".join(f"{m}.py" for m in MODULES)
             raise SubmissionError(f"no exercise modules ({names}) found in {source}")

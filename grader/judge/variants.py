@@ -20,21 +20,14 @@ import tempfile
 from pathlib import Path
 
 from grader import paths
+from grader.judge.rules import top_level
 
 _PACKAGE_NUMBERS = itertools.count()
 
 
 def apply_edits(source: str, target: str, edits) -> str:
     """`source` with each (old, new) edit applied inside the top-level def or class `target`."""
-    tree = ast.parse(source)
-    node = next(
-        (
-            n
-            for n in tree.body
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == target
-        ),
-        None,
-    )
+    node = top_level(ast.parse(source), target)
     if node is None:
         raise ValueError(f"no top-level function or class named {target!r}")
     lines = source.splitlines(keepends=True)

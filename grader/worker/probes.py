@@ -87,6 +87,11 @@ def _get_path(module: nn.Module, path: str) -> Any:
     return target
 
 
+def weights_in(inputs: Outputs) -> dict[str, torch.Tensor]:
+    """The inputs named "w:<path>", by path: the weights a check loads into the module."""
+    return {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith(WEIGHT_PREFIX)}
+
+
 def load_weights(module: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Copy tensors into the module through the contract's attribute names."""
     with torch.no_grad():
@@ -188,7 +193,7 @@ def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]
     info: dict = {}
     if spec.get("describe"):
         info["describe"] = describe(module)
-    weights = {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith(WEIGHT_PREFIX)}
+    weights = weights_in(inputs)
     load_weights(module, weights)
     module.train(spec.get("mode", "eval") == "train")
     device = spec.get("device")
@@ -238,7 +243,7 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     v1 = v1_cls(**spec["init"])
     torch.manual_seed(2)
     v2 = v2_cls(**spec["init"])
-    load_weights(v2, {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith("w:")})
+    load_weights(v2, weights_in(inputs))
     returned = copy(v2, v1)
     outputs: Outputs = {}
     for name in ("W_query", "W_key", "W_value"):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from grader.worker import baseline
-from grader.worker.probes import WEIGHT_PREFIX, build_module, load_weights
+from grader.worker.probes import build_module, load_weights, weights_in
 
 
 def device_name(device: str) -> str:
@@ -73,10 +73,7 @@ def _runner(spec: dict, inputs: dict, lookup, device: str, dtype=torch.float32):
         args = [inputs[name].to(device, dtype) for name in spec["args"]]
         return (lambda: fn(*args)), fn(*args)
     module = build_module(spec, lookup)
-    load_weights(
-        module,
-        {k[len(WEIGHT_PREFIX) :]: v for k, v in inputs.items() if k.startswith(WEIGHT_PREFIX)},
-    )
+    load_weights(module, weights_in(inputs))
     module = module.to(device=device, dtype=dtype).train(False)
     x = inputs["x"].to(device, dtype)
     with torch.no_grad():
