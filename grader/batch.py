@@ -55,7 +55,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from grader import checks
+from grader import checks, environment
 from grader.judge.engine import Options, grade
 from grader.judge.submission import SubmissionError
 from grader.report import gradescope
@@ -244,6 +244,7 @@ def summarize(records: list[dict], settings: dict) -> dict:
     scores = sorted(r["report"]["score"] for r in graded)
     return {
         **settings,
+        "environment": environment.describe(),
         "hidden_checks": any(r["report"]["hidden_checks"] for r in graded),
         "submissions": len(records),
         "graded": len(graded),
@@ -277,6 +278,7 @@ def summary_markdown(summary: dict) -> str:
             else ""
         ),
         f"- worker isolation: {summary['isolation']}",
+        f"- graded with {environment.one_line(summary['environment'])}",
         "",
         "## Pass rate per check",
         "",

@@ -88,8 +88,16 @@ def toy_batch() -> torch.Tensor:
 # -- probe specs --------------------------------------------------------------------------
 
 
-def call(*args, repeat: int = 1, grad_of=(), upstream: str | None = None, **kwargs) -> dict:
-    """Call the exercise's function. Strings in args/kwargs name input tensors."""
+def call(
+    *args,
+    repeat: int = 1,
+    grad_of=(),
+    upstream: str | None = None,
+    twin: str | None = None,
+    **kwargs,
+) -> dict:
+    """Call the exercise's function. Strings in args/kwargs name input tensors; `twin` (a key
+    of probes.TWINS) also runs that library function on the same arguments and seed."""
 
     def ref(v):
         return tensor_ref(v) if isinstance(v, str) else v
@@ -101,6 +109,8 @@ def call(*args, repeat: int = 1, grad_of=(), upstream: str | None = None, **kwar
     }
     if repeat != 1:
         spec["repeat"] = repeat
+    if twin:
+        spec["twin"] = twin
     if upstream:
         spec.update(grad_of=list(grad_of), upstream=upstream)
     return spec
@@ -126,11 +136,13 @@ def linear(rng: Rng, name: str, d_in: int, d_out: int, bias: bool, scale: float 
     return w
 
 
-def qkv(rng: Rng, d_in: int, d_out: int, bias: bool = False, prefix: str = "") -> dict:
+def qkv(
+    rng: Rng, d_in: int, d_out: int, bias: bool = False, prefix: str = "", scale: float = 0.5
+) -> dict:
     """W_query, W_key, W_value as nn.Linear(d_in, d_out) weights, names under `prefix`."""
     weights = {}
     for name in ("W_query", "W_key", "W_value"):
-        weights.update(linear(rng, prefix + name, d_in, d_out, bias))
+        weights.update(linear(rng, prefix + name, d_in, d_out, bias, scale))
     return weights
 
 

@@ -253,10 +253,10 @@ attention_dropout = Exercise(
             "same_draws_as_torch",
             "the same draws as nn.Dropout",
             f"torch.manual_seed(0); attention_dropout(attn_weights, p={DROP_P}) against "
-            "F.dropout under the same seed",
-            call("attn_weights", p=DROP_P),
+            "F.dropout under the same seed, in your torch",
+            call("attn_weights", p=DROP_P, twin="F.dropout"),
             _dropout_input,
-            Close(atol=0, rtol=0),
+            Same("out", "twin", atol=0, what="your output and F.dropout's"),
             points=0,
             advice="your dropout is random in its own way, which is fine; with nn.Dropout or "
             "F.dropout you would also reproduce the book's printed dropout example",

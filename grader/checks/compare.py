@@ -71,6 +71,25 @@ def difference(
     return "; ".join(parts)
 
 
+def error_ratio(
+    expected: torch.Tensor, got: torch.Tensor, atol: float, rtol: float
+) -> float | None:
+    """The largest |got - expected| as a share of the tolerance atol + rtol * |expected|.
+
+    1.0 is the edge of failing; a correct float32 computation stays far below it. None when
+    there is no tolerance to compare with (an exact check) or nothing comparable (shapes
+    differ, no values).
+    """
+    if (atol == 0 and rtol == 0) or tuple(got.shape) != tuple(expected.shape) or not got.numel():
+        return None
+    e = expected.detach().to(torch.float64).reshape(-1)
+    g = got.detach().to(torch.float64).reshape(-1)
+    same_special = (e == g) | (torch.isnan(e) & torch.isnan(g))
+    ratio = (g - e).abs() / (atol + rtol * e.abs())
+    ratio = torch.where(same_special, torch.zeros_like(ratio), ratio)
+    return float(ratio.nan_to_num(nan=float("inf")).max())
+
+
 def describe_tensor(t: torch.Tensor) -> str:
     """'float32 (2, 6, 3)' for the feedback's 'tried' line."""
     return f"{str(t.dtype).replace('torch.', '')} {fmt_shape(t)}"

@@ -9,13 +9,14 @@ define `on_error`: a raised exception is otherwise reported by the engine itself
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from math import exp, lgamma, log
 from typing import TYPE_CHECKING
 
 import torch
 
-from grader.checks.compare import difference, fmt_shape, tolerance_text
+from grader.checks.compare import difference, error_ratio, fmt_shape, tolerance_text
 
 if TYPE_CHECKING:
     from grader.worker.launch import Reply
@@ -27,6 +28,9 @@ class Verdict:
     message: str = ""
     note: str = ""
     diagnosis: str = ""  # the id of a mistake the judge itself recognised
+    # The largest difference from the expected values as a share of the tolerance, for the
+    # judges that compare values (the numerical margin; see compare.error_ratio).
+    error_ratio: float | None = None
 
 
 PASS = Verdict(True)
@@ -53,6 +57,23 @@ class Judge:
     def tolerance(self) -> str:
         return ""
 
+    def reads(self, keys: Iterable[str]) -> set[str]:
+        """Which of the expected reply's outputs this judge reads (what fixtures must keep)."""
+        return set(keys) if self.needs_expected else set()
+
+
+class ReadsInfo(Judge):
+    """A judge that reads only the expected reply's info (the module's description, the
+    devices it ran on), no output tensor."""
+
+    def reads(self, keys):
+        return set()
+
+
+def _largest(ratios: list[float | None]) -> float | None:
+    known = [r for r in ratios if r is not None]
+    return max(known) if known else None
+
 
 def _missing(key: str) -> Verdict:
     return Verdict(False, f"no '{key}' came back")
@@ -67,19 +88,24 @@ class Close(Judge):
     rtol: float = 1e-4
 
     def __call__(self, inputs, expected, got):
-        problems = []
+        problems, ratios = [], []
         for key in self.keys:
             if key not in got.outputs:
                 return _missing(key)
             what = "output" if key == "out" else key
-            diff = difference(expected.outputs[key], got.outputs[key], self.atol, self.rtol, what)
+            e, g = expected.outputs[key], got.outputs[key]
+            diff = difference(e, g, self.atol, self.rtol, what)
             if diff:
                 problems.append(diff)
-        return Verdict(not problems, "\n".join(problems))
+            ratios.append(error_ratio(e, g, self.atol, self.rtol))
+        return Verdict(not problems, "\n".join(problems), error_ratio=_largest(ratios))
 
     @property
     def tolerance(self):
         return tolerance_text(self.atol, self.rtol)
+
+    def reads(self, keys):
+        return set(keys) & set(self.keys)
 
 
 @dataclass(frozen=True)
@@ -92,12 +118,17 @@ class ShapeDType(Judge):
         if self.key not in got.outputs:
             return _missing(self.key)
         e, g = expected.outputs[self.key], got.outputs[self.key]
+        # The reference runs in float64 (see grader.judge.expected) on the float32 question.
+        want = torch.float32 if e.dtype == torch.float64 else e.dtype
         problems = []
         if tuple(e.shape) != tuple(g.shape):
             problems.append(f"expected shape {fmt_shape(e)}, got {fmt_shape(g)}")
-        if e.dtype != g.dtype:
-            problems.append(f"expected dtype {e.dtype}, got {g.dtype}")
+        if want != g.dtype:
+            problems.append(f"expected dtype {want}, got {g.dtype}")
         return Verdict(not problems, "; ".join(problems))
+
+    def reads(self, keys):
+        return set(keys) & {self.key}
 
 
 @dataclass(frozen=True)
@@ -215,24 +246,23 @@ class Grads(Judge):
                 + ", ".join(missing)
                 + " (is it used through .data, .detach() or under torch.no_grad()?)",
             )
-        problems = []
+        problems, ratios = [], []
         for key in sorted(k for k in expected.outputs if k.startswith("grad:")):
             if key not in got.outputs:
                 return _missing(key)
-            diff = difference(
-                expected.outputs[key],
-                got.outputs[key],
-                self.atol,
-                self.rtol,
-                f"gradient of {key[5:]}",
-            )
+            e, g = expected.outputs[key], got.outputs[key]
+            diff = difference(e, g, self.atol, self.rtol, f"gradient of {key[5:]}")
             if diff:
                 problems.append(diff)
-        return Verdict(not problems, "\n".join(problems[:4]))
+            ratios.append(error_ratio(e, g, self.atol, self.rtol))
+        return Verdict(not problems, "\n".join(problems[:4]), error_ratio=_largest(ratios))
 
     @property
     def tolerance(self):
         return tolerance_text(self.atol, self.rtol)
+
+    def reads(self, keys):
+        return {k for k in keys if k.startswith("grad:")}
 
 
 def _describe(reply: Reply) -> dict:
@@ -240,7 +270,7 @@ def _describe(reply: Reply) -> dict:
 
 
 @dataclass(frozen=True)
-class Structure(Judge):
+class Structure(ReadsInfo):
     """The contract's trainable parameters, by name and shape, and submodule types.
 
     Extra or missing parameters change what the module computes or trains, so they fail.
@@ -281,7 +311,7 @@ class Structure(Judge):
 
 
 @dataclass(frozen=True)
-class DescribeEquals(Judge):
+class DescribeEquals(ReadsInfo):
     """A field of the module's description equals the reference's (e.g. num_params)."""
 
     field: str
@@ -297,7 +327,7 @@ class DescribeEquals(Judge):
 
 
 @dataclass(frozen=True)
-class MaskShape(Judge):
+class MaskShape(ReadsInfo):
     """The causal mask (a buffer, or a plain attribute) is context_length x context_length."""
 
     diagnosis: str = ""
@@ -322,7 +352,7 @@ class MaskShape(Judge):
 
 
 @dataclass(frozen=True)
-class FollowsDevice(Judge):
+class FollowsDevice(ReadsInfo):
     """The module runs after `.to(device)` with inputs on that device: here the meta device,
     with operations that mix devices refused as on CUDA (see probes.SameDevice)."""
 
@@ -357,18 +387,23 @@ class AllOf(Judge):
         return all(j.matches(inputs, other, got) for j in self.judges if j.needs_expected)
 
     def __call__(self, inputs, expected, got):
-        notes = []
+        notes, ratios = [], []
         for judge in self.judges:
             verdict = judge(inputs, expected, got)
             if not verdict.passed:
                 return verdict
             if verdict.note:
                 notes.append(verdict.note)
-        return Verdict(True, note="; ".join(notes))
+            ratios.append(verdict.error_ratio)
+        return Verdict(True, note="; ".join(notes), error_ratio=_largest(ratios))
 
     @property
     def tolerance(self):
         return "; ".join(t for j in self.judges if (t := j.tolerance))
+
+    def reads(self, keys):
+        keys = list(keys)
+        return set().union(*(j.reads(keys) for j in self.judges))
 
 
 @dataclass(frozen=True)
@@ -538,6 +573,9 @@ class DropoutOnWeights(Judge):
     @property
     def tolerance(self):
         return f"dropped count inside the central 1 - {2 * self.tail:g} of Binomial(n, p)"
+
+    def reads(self, keys):
+        return set(keys) & {"eval"}  # the train-mode output's random draws are never compared
 
 
 @dataclass(frozen=True)

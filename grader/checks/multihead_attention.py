@@ -207,8 +207,11 @@ def m_init(dropout=0.0, **kw):
     }
 
 
-def m_weights(rng, d_in=M_IN, d_out=M_OUT, bias=False):
-    return {**qkv(rng, d_in, d_out, bias), **linear(rng, "out_proj", d_out, d_out, True)}
+def m_weights(rng, d_in=M_IN, d_out=M_OUT, bias=False, scale=0.5):
+    return {
+        **qkv(rng, d_in, d_out, bias, scale=scale),
+        **linear(rng, "out_proj", d_out, d_out, True, scale=scale),
+    }
 
 
 def m_loaded(bias=False, scale=1.0, **extra):
@@ -400,7 +403,9 @@ gpt2_small_attention = Exercise(
             "12 heads: values with given weights",
             "gpt2_small_attention() with random weights loaded, eval mode, on x (2, 6, 768)",
             build({}),
-            lambda rng: _with(rng, m_weights(rng, 768, 768), (2, 6, 768)),
+            # nn.Linear's own scale at this width: with U(-0.5, 0.5) weights the scores
+            # would reach the hundreds and the softmax would be one-hot, ill-conditioned.
+            lambda rng: _with(rng, m_weights(rng, 768, 768, scale=768**-0.5), (2, 6, 768)),
             Close(),
             points=2,
             advice="num_heads=12 (head_dim 64): another head count changes the output",

@@ -379,6 +379,7 @@ def conclude(
         max_points=check.points,
         note=verdict.note if verdict is not None else "",
         diagnosis=verdict.diagnosis if verdict is not None else "",
+        error_ratio=verdict.error_ratio if verdict is not None else None,
         hidden=hidden,
         section=ex.section,
         seconds=got.seconds,

@@ -5,6 +5,12 @@ in its own process, on the very inputs the worker gets. A learner's copy has no 
 public checks then read the reference's outputs from `fixtures/<exercise>.safetensors`,
 which `python -m grader.fixtures` writes. Each fixture records a digest of the inputs it was
 made from, so a fixture that no longer fits its check is reported, never silently used.
+
+The reference runs in float64 (`run_on`): its outputs are the exact answer to the
+float32 question the learner is asked, up to errors a million times smaller than float32's.
+A learner's float32 output is then compared with the truth, not with another float32
+computation whose rounding depends on the torch build, the BLAS library, the CPU and the
+order of operations. The tolerances only have to cover one float32 computation's error.
 """
 
 from __future__ import annotations
@@ -36,13 +42,18 @@ class KnownMistake:
     fix: str
 
 
+def as_float64(t: torch.Tensor) -> torch.Tensor:
+    return t.to(torch.float64) if t.dtype == torch.float32 else t.clone()
+
+
 def run_on(lookup, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
-    """The probe's reply from trusted code (the reference or a variant); errors become replies."""
-    copies = {k: v.clone() for k, v in inputs.items()}
+    """The probe's reply from trusted code (the reference or a variant), computed in float64;
+    errors become replies."""
+    copies = {k: as_float64(v) for k, v in inputs.items()}
     try:
         with warnings.catch_warnings():  # the mistaken variants may trip deprecation warnings
             warnings.simplefilter("ignore")
-            outputs, info = run_probe(exercise.probe(check), copies, lookup)
+            outputs, info = run_probe({**exercise.probe(check), "float64": True}, copies, lookup)
     except Exception as e:
         return Reply(
             "error", error={"type": type(e).__name__, "message": str(e)[:2000], "frames": []}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader import environment
 from grader.report.results import Report
 
 
@@ -37,6 +38,7 @@ def results_json(report: Report) -> dict:
         if not r.counts and (r.note or not r.passed)
     ]
     lines.append(f"Worker isolation: {report.isolation}. Expected values: {report.expected_from}.")
+    lines.append(f"Graded with {environment.one_line(report.environment)}.")
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
@@ -45,6 +47,7 @@ def results_json(report: Report) -> dict:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        "extra_data": {"environment": report.environment},
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from grader import environment
+
 # Statuses of a check. "note" marks a zero-point check: shown, never deducted.
 PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING = (
     "passed",
@@ -41,6 +43,9 @@ class CheckResult:
     printed: str = ""  # what the learner's code printed meanwhile
     diagnosis: str = ""  # ids of the known mistakes the output matches, comma-separated
     likely: str = ""  # those mistakes in words, with the direction of the fix
+    # Value checks: the largest difference from the reference as a share of the tolerance
+    # (1.0 fails). How close a passing answer came; the kit's own correct answers stay <= 0.1.
+    error_ratio: float | None = None
 
     @property
     def summary(self) -> str:
@@ -105,6 +110,7 @@ class Report:
     hidden_checks: bool = False
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=environment.describe)  # what graded
 
     @property
     def score(self) -> float:
@@ -134,6 +140,7 @@ class Report:
             "device": self.device,
             "hidden_checks": self.hidden_checks,
             "seconds": round(self.seconds, 2),
+            "environment": self.environment,
             "results": [asdict(r) for r in self.results],
         }
 

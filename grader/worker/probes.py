@@ -6,7 +6,12 @@ info. The worker runs probes against the submission; the judge runs the very sam
 against the reference solutions. Expected and actual values therefore come from one
 procedure, and the only thing that differs is whose code `lookup` returns.
 
-Output names: `out` for the first result (`out1`, `out2`, ... for later ones), `grad:NAME` for
+The judge adds `"float64": true` to the reference's specs: its modules are built in float32,
+as the learner's are (a seeded initialisation draws the same numbers), then converted to
+float64, and its inputs arrive in float64 (see grader.judge.expected).
+
+Output names: `out` for the first result (`out1`, `out2`, ... for later ones), `twin` for a
+library function's result on the same arguments, `grad:NAME` for
 gradients, `after:NAME` for an input as it was after the call (to catch in-place changes).
 """
 
@@ -52,6 +57,11 @@ def _as_tensor(result: Any, what: str) -> torch.Tensor:
     return result
 
 
+# Library functions a call can be compared with where the comparison must not depend on the
+# torch build (its random streams, say): `twin` runs in the same process as the call.
+TWINS = {"F.dropout": torch.nn.functional.dropout}
+
+
 def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     """Call a function: `repeat` times with the same arguments, optionally backward."""
     fn = lookup(spec["module"], spec["target"])
@@ -64,6 +74,14 @@ def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     torch.manual_seed(spec.get("seed", 0))
     for i in range(spec.get("repeat", 1)):
         outputs[out_key(i)] = _as_tensor(fn(*args, **kwargs), spec["target"])
+    twin = spec.get("twin")
+    if twin:  # the library's function, same arguments, same seed, in this same process
+        fresh = {name: t.clone() for name, t in inputs.items()}
+        torch.manual_seed(spec.get("seed", 0))
+        outputs["twin"] = TWINS[twin](
+            *[_resolve(a, fresh) for a in spec.get("args", ())],
+            **{k: _resolve(v, fresh) for k, v in spec.get("kwargs", {}).items()},
+        )
     upstream = spec.get("upstream")
     if upstream:
         (outputs["out"] * inputs[upstream]).sum().backward()
@@ -193,6 +211,8 @@ def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]
     info: dict = {}
     if spec.get("describe"):
         info["describe"] = describe(module)
+    if spec.get("float64"):  # the trusted reference (grader.judge.expected), after describe
+        module = module.double()
     weights = weights_in(inputs)
     load_weights(module, weights)
     module.train(spec.get("mode", "eval") == "train")
@@ -243,6 +263,8 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     v1 = v1_cls(**spec["init"])
     torch.manual_seed(2)
     v2 = v2_cls(**spec["init"])
+    if spec.get("float64"):  # the trusted reference, built as the learner's then converted
+        v1, v2 = v1.double(), v2.double()
     load_weights(v2, weights_in(inputs))
     returned = copy(v2, v1)
     outputs: Outputs = {}

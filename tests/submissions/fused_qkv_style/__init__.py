@@ -1,0 +1,1 @@
+"""Fused projections: one matmul computes queries, keys and values (the weights concatenated)."""

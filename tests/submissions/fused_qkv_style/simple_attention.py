@@ -1,0 +1,1 @@
+"""Fused projections: nothing of section 3.3 here."""
