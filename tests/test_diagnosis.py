@@ -7,7 +7,10 @@ catalogue, graded through the worker, are in test_broken.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+import torch
 
 from grader import checks, paths
 from grader.checks.judges import Close, ShapeDType
@@ -19,11 +22,20 @@ from grader.judge.rules import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS, static_uses
 from grader.judge.variants import load_catalogue
 from grader.report.results import FORBIDDEN, PASSED
 from grader.rng import Rng, stable_seed
+from grader.worker.launch import Reply
 
 CATALOGUE = load_catalogue()
 VALUE_JUDGES = (Close, ShapeDType)
 LIVE = FromReference(reference.load())
 FIXTURES = FromFixtures(paths.FIXTURES)
+
+
+def as_learner(reply: Reply) -> Reply:
+    """A variant's float64 reply as a learner's float32 code would give it."""
+    outputs = {
+        k: v.to(torch.float32) if v.dtype == torch.float64 else v for k, v in reply.outputs.items()
+    }
+    return replace(reply, outputs=outputs)
 
 
 def public_checks(exercise):
@@ -43,7 +55,7 @@ def test_each_mistake_loses_points_and_is_named(mistake):
     exercise = checks.find(mistake.exercise)
     failed, unnamed_values, named = [], [], []
     for check, inputs in public_checks(exercise):
-        got = LIVE.mistake_reply(exercise, check, inputs, mistake.id)
+        got = as_learner(LIVE.mistake_reply(exercise, check, inputs, mistake.id))
         expected = LIVE.get(exercise, check, inputs)
         if got.ok and check.judge(inputs, expected, got).passed:
             continue
@@ -53,7 +65,10 @@ def test_each_mistake_loses_points_and_is_named(mistake):
         from_fixture = mistake.id in [
             m.id for m in diagnose(FIXTURES, exercise, check, inputs, got)
         ]
-        assert live == from_fixture, check.name
+        # A variant whose output is random (dropout where there should be none) is left out
+        # of the fixtures, whose builds draw other numbers: only the live path can name it.
+        random = not FIXTURES.mistake_reply(exercise, check, inputs, mistake.id).outputs
+        assert live == from_fixture or (random and not from_fixture), check.name
         if live:
             named.append(check.name)
         elif isinstance(check.judge, VALUE_JUDGES):

@@ -46,14 +46,20 @@ def as_float64(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.float64) if t.dtype == torch.float32 else t.clone()
 
 
-def run_on(lookup, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
-    """The probe's reply from trusted code (the reference or a variant), computed in float64;
-    errors become replies."""
-    copies = {k: as_float64(v) for k, v in inputs.items()}
+def run_on(
+    lookup, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor], float64: bool
+) -> Reply:
+    """The probe's reply from trusted code (the reference or a variant); errors become replies.
+
+    The reference runs in float64 (the truth); a mistaken variant runs in float32, as the
+    learner whose mistake it stands for does: overflow and underflow (a softmax without its
+    max subtracted, say) happen where they happen in float32."""
+    copies = {k: as_float64(v) if float64 else v.clone() for k, v in inputs.items()}
+    probe = {**exercise.probe(check), "float64": True} if float64 else exercise.probe(check)
     try:
         with warnings.catch_warnings():  # the mistaken variants may trip deprecation warnings
             warnings.simplefilter("ignore")
-            outputs, info = run_probe({**exercise.probe(check), "float64": True}, copies, lookup)
+            outputs, info = run_probe(probe, copies, lookup)
     except Exception as e:
         return Reply(
             "error", error={"type": type(e).__name__, "message": str(e)[:2000], "frames": []}
@@ -77,10 +83,11 @@ class FromReference:
         self, exercise: Exercise, check: Check, inputs, mistake_id: str
     ) -> Reply | None:
         mistake = next(m for m in self.variants.for_exercise(exercise.name) if m.id == mistake_id)
-        return run_on(self.variants.lookup(mistake, exercise.module), exercise, check, inputs)
+        lookup = self.variants.lookup(mistake, exercise.module)
+        return run_on(lookup, exercise, check, inputs, float64=False)
 
     def get(self, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
-        reply = run_on(self.lookup, exercise, check, inputs)
+        reply = run_on(self.lookup, exercise, check, inputs, float64=True)
         if not reply.ok:
             raise KitError(f"the reference failed {exercise.name}/{check.name}: {reply.error}")
         return reply
