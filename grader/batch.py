@@ -17,7 +17,11 @@ Within a folder or zip the grader finds the four modules at the top or in a subf
 DIR receives:
 - `grades.csv`: one row per submission: id, total, max, the points of every exercise, and
   an error note for a submission that could not be graded;
-- `<id>/results.json` (Gradescope's format) and `<id>/grading.json` (the full report);
+- `<id>/results.json` (Gradescope's format) and `<id>/grading.json` (the full report), where
+  `<id>` is the id itself when it is a short plain name (letters, digits, `._-`), and
+  otherwise, or when it could be taken for one of DIR's own files, the id made safe and
+  short plus a hash of the whole id (`folder_name`): a submission's name never breaks the
+  batch and no two submissions share a folder; grades.csv and grading.json keep the id;
 - `summary.md` and `summary.json`: the hidden checks' seed, the isolation level, the pass
   rate of every check, the most frequent diagnosed mistakes and the submissions that failed.
 
@@ -33,9 +37,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import multiprocessing
 import os
+import re
 import secrets
 import sys
 import time
@@ -46,6 +52,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -60,12 +67,16 @@ from grader.judge.engine import Options, grade
 from grader.judge.submission import SubmissionError
 from grader.report import gradescope
 from grader.report.results import CheckResult
+from grader.report.sanitize import clean
 from grader.worker import sandbox
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 SUBMISSION_FILES = (".zip", ".py", ".ipynb")  # besides folders; .py and .ipynb hold all exercises
 ATTEMPTS = 3  # a submission whose judge process dies is tried this many times
 TOP_MISTAKES = 15
+OUTPUTS = ("grades.", "summary.")  # DIR's own files start so; no submission folder may
+PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+HASHED = re.compile(r".*-[0-9a-f]{12}")  # what folder_name appends to every other id
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,18 @@ def discover(root: Path) -> list[Entry]:
     return sorted(entries.values(), key=lambda e: e.id)
 
 
+def folder_name(submission_id: str) -> str:
+    """The folder of a submission in DIR: its id when that is a short plain name, otherwise
+    the id made safe and short plus a hash of the whole id. Plain names never end as hashed
+    ones do, so two submissions never share a folder, and none is named like DIR's files."""
+    plain = PLAIN_ID.fullmatch(submission_id) and not HASHED.fullmatch(submission_id)
+    if plain and not submission_id.casefold().startswith(OUTPUTS):
+        return submission_id
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id).lstrip("._-")[:60]
+    digest = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{stem}-{digest}" if stem else digest
+
+
 # -- one submission, in a judge process of the pool ------------------------------------------
 
 
@@ -105,14 +128,14 @@ def grade_one(entry: Entry, out: Path, options: Options) -> dict:
 
     A submission that cannot be read gets a results.json with 0 points and the reason; a
     failure of the kit itself writes nothing, so that the next run tries again."""
-    folder = out / entry.id
+    folder = out / folder_name(entry.id)
     record: dict = {"id": entry.id, "source": str(entry.path), "error": "", "report": None}
     _started(out, entry).touch()  # for grade_all: this submission was being graded
     try:
         report = grade(entry.path, options)
     except SubmissionError as e:
         record.update(error=f"unreadable submission: {e}", score=0)
-        results = {"score": 0, "output": str(e), "visibility": "visible", "tests": []}
+        results = gradescope.unreadable_json(str(e))
     except Exception as e:  # the kit, not the learner: leave no results.json
         record["error"] = f"grading failed: {type(e).__name__}: {e}"
         return record
@@ -130,17 +153,18 @@ def grade_one(entry: Entry, out: Path, options: Options) -> dict:
 
 def _load(out: Path, entry: Entry) -> dict | None:
     """The record of an earlier run, if that run finished this submission."""
-    path = out / entry.id / "grading.json"
-    if not (out / entry.id / "results.json").exists() or not path.exists():
+    folder = out / folder_name(entry.id)
+    if not (folder / "results.json").is_file() or not (folder / "grading.json").is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except ValueError:
+        record = json.loads((folder / "grading.json").read_text())
+    except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) and record.get("id") == entry.id else None
 
 
 def _started(out: Path, entry: Entry) -> Path:
-    return out / f".{entry.id}.started"
+    return out / f".{folder_name(entry.id)}.started"
 
 
 def _grade_in_pool(entries: list[Entry], out: Path, options: Options, jobs: int, done) -> list:
@@ -155,9 +179,13 @@ def _grade_in_pool(entries: list[Entry], out: Path, options: Options, jobs: int,
             for future in finished:
                 entry = running.pop(future)
                 try:
-                    done(future.result())
+                    record = future.result()
                 except BrokenProcessPool:
                     broken.append(entry)
+                    continue
+                except Exception as e:  # outside grade(): still this submission's alone
+                    record = {"id": entry.id, "error": f"grading failed: {e!r}", "report": None}
+                done(record)
     return broken
 
 
@@ -200,17 +228,17 @@ def row(record: dict, exercises: list[str]) -> dict:
         points[r["exercise"]] += r["points"]
     total = report.get("score", record.get("score"))
     return {
-        "id": record["id"],
+        "id": clean(record["id"], one_line=True),
         "total": "" if total is None else f"{total:g}",
         "max": report.get("max_score", ""),
         **{name: f"{points[name]:g}" if name in points else "" for name in exercises},
-        "error": record.get("error", ""),
+        "error": clean(record.get("error", ""), one_line=True),
     }
 
 
 def write_grades(records: list[dict], path: Path) -> None:
     exercises = [e.name for e in checks.EXERCISES]
-    with path.open("w", newline="") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, ["id", "total", "max", *exercises, "error"])
         writer.writeheader()
         for record in sorted(records, key=lambda r: r["id"]):
@@ -297,7 +325,10 @@ def summary_markdown(summary: dict) -> str:
     else:
         lines.append("None diagnosed.")
     lines += ["", "## Submissions with errors", ""]
-    lines += [f"- {e['id']}: {e['error']}" for e in summary["errors"]] or ["None."]
+    lines += [
+        f"- {clean(e['id'], one_line=True)}: {clean(e['error'], one_line=True)}"
+        for e in summary["errors"]
+    ] or ["None."]
     return "\n".join(lines) + "\n"
 
 
@@ -341,10 +372,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, out: Path) -> tuple[Options, dict]:
-    earlier = out / "summary.json"
-    seed = args.seed
-    if seed is None and earlier.exists():
-        seed = json.loads(earlier.read_text()).get("seed")
+    seed = args.seed if args.seed is not None else _earlier_seed(out / "summary.json")
     if seed is None:
         seed = secrets.randbits(31)
     level = sandbox.choose(args.isolation)  # once, so that every submission gets the same
@@ -360,6 +388,15 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[Options, dict]:
     )
     isolation = sandbox.label(level, options.limits, args.isolation)
     return options, {"seed": seed, "isolation": isolation, "jobs": args.jobs}
+
+
+def _earlier_seed(path: Path) -> int | None:
+    """The seed an earlier run of this batch recorded, if it did."""
+    try:
+        seed = json.loads(path.read_text()).get("seed")
+    except (OSError, ValueError, AttributeError):  # no summary (yet), or not one of ours
+        return None
+    return seed if isinstance(seed, int) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
 
             def done(record: dict) -> None:
                 records.append(record)
-                progress.update(task, advance=1, description=f"graded {record['id']}")
+                name = escape(clean(record["id"], one_line=True)[:80])
+                progress.update(task, advance=1, description=f"graded {name}")
 
             grade_all(todo, args.out, options, args.jobs, done)
     except KeyboardInterrupt:
@@ -411,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         write_grades(records, args.out / "grades.csv")
         summary = summarize(records, {**settings, "seconds": round(time.monotonic() - start, 1)})
         (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (args.out / "summary.md").write_text(summary_markdown(summary))
+        (args.out / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
     errors = summary["errors"]
     err.print(
         f"wrote {args.out / 'grades.csv'} and {args.out / 'summary.md'}"

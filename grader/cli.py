@@ -7,7 +7,8 @@
     attention-grade PATH --junit FILE    also write JUnit XML (for CI dashboards)
 
 Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
-found or read (or the command is wrong).
+found or read (or the command is wrong). --json writes a results.json whatever the submission
+(0 points and the reason for one that cannot be read), before the report is printed.
 
 Other commands live in their own modules, each with a `main(argv) -> int`:
     attention-grade COMMAND --help       for COMMAND in SUBCOMMANDS below
@@ -29,6 +30,7 @@ from grader.judge.expected import KitError
 from grader.judge.submission import SubmissionError
 from grader.report import console as console_report
 from grader.report import gradescope, junit
+from grader.report.sanitize import clean
 from grader.worker import sandbox
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
@@ -143,7 +145,9 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
 
             report = grade(args.path, options_from(args), advance)
     except SubmissionError as e:
-        err.print(f"attention-grade: {e}", markup=False)
+        err.print(f"attention-grade: {clean(str(e))}", markup=False, highlight=False)
+        if args.json:
+            gradescope.write(gradescope.unreadable_json(str(e)), args.json)
         return EXIT_UNREADABLE
     except KitError as e:
         err.print(f"attention-grade: kit error: {e}", markup=False)
@@ -151,13 +155,14 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     except sandbox.SandboxError as e:
         err.print(f"attention-grade: {e}", markup=False)
         return EXIT_UNREADABLE
-    console_report.render(report, out)
+    # The files first: they must not depend on what a terminal can show.
     if args.json:
         gradescope.write(report, args.json)
-        out.print(f"wrote {args.json}", markup=False)
     if args.junit:
         junit.write(report, args.junit)
-        out.print(f"wrote {args.junit}", markup=False)
+    console_report.render(report, out)
+    for path in filter(None, (args.json, args.junit)):
+        out.print(f"wrote {path}", markup=False)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 

@@ -188,6 +188,12 @@ class Same(Judge):
             return _missing(self.b)
         x, y = got.outputs[self.a], got.outputs[self.b]
         if self.upto is not None:
+            if x.dim() < 2 or y.dim() < 2:
+                return Verdict(
+                    False,
+                    f"{self.what}: expected outputs of shape (..., tokens, features), got "
+                    f"{fmt_shape(x)} and {fmt_shape(y)}",
+                )
             x, y = x[..., : self.upto, :], y[..., : self.upto, :]
         diff = difference(x, y, self.atol, 0.0, self.what)
         if not diff:
@@ -266,7 +272,9 @@ class Grads(Judge):
 
 
 def _describe(reply: Reply) -> dict:
-    return reply.info.get("describe", {})
+    """The module's description ({} if none); a worker's was checked against wire.DESCRIBE."""
+    found = reply.info.get("describe")
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -417,9 +425,13 @@ class ZeroAboveDiagonal(Judge):
         if self.key not in got.outputs:
             return _missing(self.key)
         out = got.outputs[self.key]
-        t = out.shape[-1]
-        above = torch.ones(t, t, dtype=torch.bool).triu(1).expand_as(out)
-        bad = int((out[above] != 0).sum())
+        if out.dim() < 2 or out.shape[-1] != out.shape[-2]:
+            return Verdict(
+                False,
+                f"expected attention weights of shape (..., T, T), got {fmt_shape(out)}: "
+                "there is no diagonal to check above",
+            )
+        bad = int((out.triu(1) != 0).sum())
         if bad:
             return Verdict(
                 False, f"{bad} weights above the diagonal are not 0: future tokens leak in"

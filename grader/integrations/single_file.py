@@ -23,6 +23,13 @@ prints, loops, `check(...)` cells, IPython magics and shell escapes) is left out
 script says where: a notebook is a record of a session, and its demo cells must not decide
 whether its definitions can be imported. A cell that does not parse is kept as it is, so the
 learner sees the syntax error in the feedback.
+
+Limits, checked before anything is parsed: a .py file, and a notebook's code cells together,
+hold at most MAX_MODULE_BYTES (the limit of one exercise module); a notebook file at most
+MAX_BYTES (outputs, images included). A notebook that is not JSON, nests too deeply or whose
+cells' "source" is neither a string nor a list of strings is refused (SubmissionError); code
+that nests too deeply for Python's parser is kept as it is, and grader.judge.submission then
+refuses it with its own message.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ import sys
 from pathlib import Path
 
 from grader import checks, paths
-from grader.judge.submission import SubmissionError
+from grader.judge.rules import parse
+from grader.judge.submission import MAX_BYTES, MAX_MODULE_BYTES, SubmissionError
 
 SUFFIXES = (".py", ".ipynb")
 FOREIGN = ("grader", "otter", "exercises", "solutions")  # never imported by graded code
@@ -71,9 +79,8 @@ def _blank_out(lines: list[str], node: ast.stmt, why: str) -> None:
 
 def prepare_script(source: str) -> str:
     """A .py submission's source with its foreign imports neutralised (line numbers kept)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse(source)
+    if tree is None:
         return source
     lines = source.splitlines()
     for node in tree.body:
@@ -84,9 +91,8 @@ def prepare_script(source: str) -> str:
 
 def defined_exercises(source: str) -> list[str]:
     """The exercise names defined at the top level of `source` (empty if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse(source)
+    if tree is None:
         return []
     names = {ex.name for ex in checks.EXERCISES}
     return [
@@ -113,9 +119,16 @@ def _keep(node: ast.stmt) -> bool:
     return False
 
 
-def _cell_source(cell: dict) -> str:
+def _cell_source(cell: dict, number: int) -> str:
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    if not isinstance(source, str):
+        raise SubmissionError(
+            f"code cell {number} of the notebook is damaged: its source is neither text nor a "
+            "list of lines"
+        )
+    return source.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
 
 
 def _without_magics(source: str) -> str:
@@ -134,17 +147,18 @@ def notebook_script(notebook: dict) -> str:
     parts = []
     code_cells = [c for c in notebook["cells"] if isinstance(c, dict)]
     code_cells = [c for c in code_cells if c.get("cell_type") == "code"]
-    for number, cell in enumerate(code_cells, start=1):
-        source = _cell_source(cell)
+    sources = [_cell_source(cell, number) for number, cell in enumerate(code_cells, start=1)]
+    if (size := sum(len(source.encode()) for source in sources)) > MAX_MODULE_BYTES:
+        raise SubmissionError(_too_large("the notebook's code cells", size))
+    for number, source in enumerate(sources, start=1):
         if not source.strip():
             continue
         if source.lstrip().startswith("%%"):
             parts.append(f"# %% code cell {number}: a cell magic, left out")
             continue
         source = _without_magics(source)
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+        tree = parse(source)
+        if tree is None:
             parts.append(f"# %% code cell {number} (does not parse; kept as it is)\n{source}")
             continue
         kept = [n for n in tree.body if _keep(n)]
@@ -163,10 +177,23 @@ def _start(node: ast.stmt) -> int:
 
 
 def read_notebook(path: Path) -> dict:
+    _check_size(path, MAX_BYTES)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SubmissionError(f"{path} is not a readable notebook: {e}") from None
+    except RecursionError:
+        raise SubmissionError(f"{path} is not a readable notebook: it nests too deeply") from None
+
+
+def _too_large(what: str, size: int) -> str:
+    return f"{what} hold {size:,} bytes, more than a submission may ({MAX_MODULE_BYTES:,})"
+
+
+def _check_size(path: Path, limit: int) -> None:
+    """Refuse `path` over `limit` bytes, from its size alone (before it is read)."""
+    if (size := path.stat().st_size) > limit:
+        raise SubmissionError(f"{path} is {size:,} bytes, more than a submission may ({limit:,})")
 
 
 # -- the submission folder -------------------------------------------------------------
@@ -177,6 +204,7 @@ def script_of(path: str | Path) -> str:
     path = Path(path)
     if path.suffix == ".ipynb":
         return notebook_script(read_notebook(path))
+    _check_size(path, MAX_MODULE_BYTES)
     try:
         return prepare_script(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
@@ -189,12 +217,7 @@ def write_folder(path: str | Path, dest: str | Path) -> Path:
     if not is_single_file(path):
         raise SubmissionError(f"{path} is not a .py or .ipynb file")
     source = script_of(path)
-    parses = True
-    try:
-        ast.parse(source)
-    except SyntaxError:
-        parses = False
-    if parses and not defined_exercises(source):
+    if parse(source) is not None and not defined_exercises(source):
         names = ", ".join(ex.name for ex in checks.EXERCISES[:3])
         raise SubmissionError(
             f"{path.name} defines none of the exercises at its top level ({names}, ...): "

@@ -7,6 +7,14 @@ and at run time by the worker, which wraps these functions before the learner's 
 imported and reports which ones ran during each call. Neither is airtight against deliberate
 evasion (the worker shares its process with the learner's code); together they catch every
 ordinary use, which is what the rule is for.
+
+A source Python cannot parse has no static uses: a syntax error or null bytes (the worker's
+import then fails the same way, so its exercises are graded by that behaviour), or nesting
+deeper than Python's parser goes (RecursionError, MemoryError). The judge never meets the
+last kind in a submission, though: `grader.judge.submission` refuses, with a clear message,
+a module over its size limit (MAX_MODULE_BYTES, checked before the file is read) or nested
+deeper than MAX_NESTING, so that no module can hide a forbidden call from this scan by
+being too large or too deep for it. `parse` is also what the one-file integration uses.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import functools
 
 from grader.worker.watch import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS
 
-__all__ = ["FUSED_ATTENTION_CALLS", "SOFTMAX_CALLS", "runtime_uses", "static_uses"]
+__all__ = ["FUSED_ATTENTION_CALLS", "SOFTMAX_CALLS", "parse", "runtime_uses", "static_uses"]
 
 # Methods of tensors are recognised by name wherever they are called on something that is
 # not a module alias (x.softmax(...)).
@@ -58,13 +66,18 @@ def top_level(tree: ast.Module, name: str) -> ast.FunctionDef | ast.ClassDef | N
     )
 
 
+def parse(source: str | bytes) -> ast.Module | None:
+    """The module's syntax tree; None when Python cannot parse it (see the docstring)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 @functools.lru_cache(maxsize=8)  # a module's exercises are judged one after another
 def _parsed(source: str) -> tuple[ast.Module, dict[str, str]] | None:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    return tree, _aliases(tree)
+    tree = parse(source)
+    return None if tree is None else (tree, _aliases(tree))
 
 
 def static_uses(source: str, definition: str, forbidden: tuple[str, ...]) -> list[tuple[str, int]]:

@@ -17,6 +17,8 @@ from grader.checks.judges import Verdict
 from grader.checks.speed import Speed
 from grader.worker.launch import Reply
 
+MAX_REPS = 10_000  # what timing.warm_reps suggests at most
+
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms"
@@ -33,10 +35,14 @@ def run(
     ref = reference.call(module, probe, inputs)
     if not ref.ok:
         raise RuntimeError(f"the reference failed its speed probe: {ref.error}")
+    if "out" not in got.outputs:
+        return got, Verdict(False, "not timed: no 'out' came back")
     wrong = difference(ref.outputs["out"], got.outputs["out"], speed.atol, speed.rtol)
     if wrong:
         return got, Verdict(False, f"not timed, the output is wrong: {wrong}")
-    reps_l, reps_r = int(got.info["reps"]), int(ref.info["reps"])
+    reps_l, reps_r = got.info.get("reps"), int(ref.info["reps"])
+    if not isinstance(reps_l, int) or not 1 <= reps_l <= MAX_REPS:  # the learner's worker's say
+        return got, Verdict(False, f"not timed: the worker asked for {reps_l} repetitions")
     mine, theirs, ratios = [], [], []
     for _ in range(speed.rounds):
         a = learner.call(module, {"kind": "repeat", "reps": reps_l}, {})

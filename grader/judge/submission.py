@@ -4,10 +4,22 @@ The worker imports from the copy, never from the original, so learner code canno
 files an instructor keeps, and a zip is unpacked with the usual guards (no absolute paths, no
 `..`, no links, bounded size). A single .py or .ipynb holding all the exercises is unfolded
 into the four modules (see grader/integrations/single_file.py).
+
+Everything is measured before it is read: a folder is surveyed with `lstat` alone (its files'
+count, their sizes, how deep it goes) before anything is copied, and a zip by its index
+before anything is unpacked. A special file (a FIFO, a device, a socket) is refused, since
+copying one would hang or read without end, and the copy opens each file without following
+links or blocking, and reads no more than the limit, whatever happened since the survey. An
+exercise module over MAX_MODULE_BYTES, or nested deeper than MAX_NESTING levels of syntax
+(Python's own parser gives up near 3,000), is refused: the judge parses the modules for
+forbidden calls (grader/judge/rules.py) and reads none it cannot parse safely. Each refusal
+is a SubmissionError that says what to fix.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import shutil
 import stat
 import tempfile
@@ -19,7 +31,17 @@ from grader.paths import MODULES
 
 MAX_BYTES = 50 << 20  # unpacked size of a submission
 MAX_FILES = 2000
+MAX_MODULE_BYTES = 1 << 20  # one exercise module: the judge parses it
+MAX_DEPTH = 16  # folders within folders
+MAX_NESTING = 500  # levels of one module's syntax tree
 IGNORED = ("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints", "__MACOSX")
+_MODULE_FILES = {f"{m}.py" for m in MODULES}
+SPECIAL = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class SubmissionError(Exception):
@@ -50,6 +72,8 @@ def module_folder(root: Path) -> Path | None:
         for folder in [root] if depth == 0 else root.glob("/".join(["*"] * depth)):
             if not folder.is_dir() or any(part in IGNORED for part in folder.parts):
                 continue
+            if any(p.is_symlink() for p in [folder, *folder.parents][:depth]):
+                continue  # a link could lead anywhere: not copied either (see _ignore)
             count = sum((folder / f"{m}.py").is_file() for m in MODULES)
             if count > best_count:
                 best, best_count = folder, count
@@ -64,6 +88,104 @@ def _ignore(folder: str, names: list[str]) -> set[str]:
     return skipped | {n for n in names if (Path(folder) / n).is_symlink()}
 
 
+def _survey(folder: Path) -> None:
+    """Refuse `folder` (what would be copied of it) if it is too large, holds too many files,
+    goes too deep or holds a special file; from `lstat` alone, before anything is read."""
+    count, total, todo = 0, 0, [(folder, 0)]
+    while todo:
+        current, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise SubmissionError(f"{folder} has folders more than {MAX_DEPTH} levels deep")
+        with os.scandir(current) as found:
+            entries = list(found)
+        skipped = _ignore(str(current), [e.name for e in entries])
+        for entry in entries:
+            if entry.name in skipped:
+                continue
+            info = entry.stat(follow_symlinks=False)
+            mode, where = info.st_mode, Path(entry.path).relative_to(folder)
+            if stat.S_IFMT(mode) in SPECIAL:
+                raise SubmissionError(
+                    f"{where} in {folder} is {SPECIAL[stat.S_IFMT(mode)]}, not a file: a "
+                    "submission holds only files and folders"
+                )
+            count += 1
+            if stat.S_ISDIR(mode):
+                todo.append((Path(entry.path), depth + 1))
+                continue
+            total += info.st_size
+            if depth == 0 and entry.name in _MODULE_FILES and info.st_size > MAX_MODULE_BYTES:
+                raise SubmissionError(_too_large(where, info.st_size))
+        if count > MAX_FILES or total > MAX_BYTES:
+            raise SubmissionError(
+                f"{folder} is too large to be a submission (at most {MAX_FILES} files and "
+                f"{MAX_BYTES >> 20} MB)"
+            )
+
+
+def _too_large(name: object, size: int) -> str:
+    return (
+        f"{name} is {size:,} bytes: an exercise module may hold at most {MAX_MODULE_BYTES:,} "
+        "bytes (the grader reads it to check the rules)"
+    )
+
+
+class _BoundedCopy:
+    """copytree's copy function: each file opened without following a link or blocking on a
+    FIFO, refused unless it is a regular file, and at most MAX_BYTES read in all."""
+
+    def __init__(self) -> None:
+        self.left = MAX_BYTES
+
+    def __call__(self, src: str, dst: str) -> None:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        with os.fdopen(os.open(src, flags | getattr(os, "O_BINARY", 0)), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SubmissionError(f"{src} is not a regular file")
+            data = f.read(self.left + 1)
+        if len(data) > self.left:
+            raise SubmissionError(f"{src} makes the submission larger than {MAX_BYTES >> 20} MB")
+        self.left -= len(data)
+        Path(dst).write_bytes(data)
+
+
+def _check_modules(folder: Path) -> None:
+    """Refuse an exercise module the judge could not read safely (see the docstring)."""
+    for name in sorted(_MODULE_FILES):
+        path = folder / name
+        if not path.is_file():
+            continue
+        if (size := path.stat().st_size) > MAX_MODULE_BYTES:
+            raise SubmissionError(_too_large(name, size))
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue  # the worker's import reports it: the learner's own mistake to see
+        except (RecursionError, MemoryError):  # Python's parser gave up
+            raise SubmissionError(_too_deep(name)) from None
+        if _nesting(tree) > MAX_NESTING:
+            raise SubmissionError(_too_deep(name))
+
+
+def _too_deep(name: str) -> str:
+    return (
+        f"{name} nests expressions or statements more than {MAX_NESTING} levels deep, more "
+        "than the grader reads: write it flatter"
+    )
+
+
+def _nesting(tree: ast.AST) -> int:
+    """How many levels deep `tree` goes (iteratively: a deep tree must not exhaust the stack)."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _unzip(archive: Path, dest: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -75,9 +197,17 @@ def _unzip(archive: Path, dest: Path) -> None:
                 mode = m.external_attr >> 16
                 if name.is_absolute() or ".." in name.parts or stat.S_ISLNK(mode):
                     raise SubmissionError(f"{archive} holds an unsafe path: {m.filename}")
+                if stat.S_IFMT(mode) in SPECIAL:
+                    raise SubmissionError(
+                        f"{archive} holds {SPECIAL[stat.S_IFMT(mode)]}, not a file: {m.filename}"
+                    )
+                if len(name.parts) > MAX_DEPTH + 1:
+                    raise SubmissionError(f"{archive} holds folders too deep: {m.filename}")
             zf.extractall(dest)
     except zipfile.BadZipFile as e:
         raise SubmissionError(f"{archive} is not a readable zip file: {e}") from None
+    except OSError as e:  # a name too long for this file system, say
+        raise SubmissionError(f"{archive} could not be unpacked: {e}") from None
 
 
 def open_submission(path: str | Path) -> Submission:
@@ -104,9 +234,12 @@ def open_submission(path: str | Path) -> Submission:
             names = ", ".join(f"{m}.py" for m in MODULES)
             raise SubmissionError(f"no exercise modules ({names}) found in {source}")
         copy = root / "exercises"
-        shutil.copytree(found, copy, ignore=_ignore)
-        if sum(f.stat().st_size for f in copy.rglob("*") if f.is_file()) > MAX_BYTES:
-            raise SubmissionError(f"{source} is too large to be a submission")
+        try:
+            _survey(found)
+            shutil.copytree(found, copy, ignore=_ignore, copy_function=_BoundedCopy())
+        except OSError as e:  # unreadable, or changed since the survey
+            raise SubmissionError(f"{source} could not be copied: {e}") from None
+        _check_modules(copy)
         modules = [m for m in MODULES if (copy / f"{m}.py").is_file()]
         return Submission(str(source), copy, modules, tmp)
     except BaseException:

@@ -1,7 +1,9 @@
 """The report in a terminal: a table of exercises, then what went wrong and where to look.
 
-All learner-derived text (messages, printed output) goes through `rich.text.Text`, never
-through markup, so a submission cannot style or hide parts of its own report.
+All learner-derived text (messages, printed output, the submission's name) goes through
+`rich.text.Text`, never through markup, so a submission cannot style or hide parts of its own
+report, and through `sanitize.clean` first, so that no escape sequence moves the cursor or
+rewrites a line (a fake "Total" line) and no unencodable character stops the report.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader import environment
 from grader.checks.spec import where_to_look
 from grader.report.results import FORBIDDEN, MISSING, NOT_ATTEMPTED, PASSED, Report
+from grader.report.sanitize import clean
 
 STYLES = {PASSED: "green", NOT_ATTEMPTED: "dim", MISSING: "yellow"}
 
@@ -22,9 +26,19 @@ def _points(points: float, max_points: int) -> str:
     return f"{points:g}/{max_points}"
 
 
+def _safe(text: str, console: Console) -> str:
+    """`clean` text, also without what the console's encoding cannot write (a latin-1 pipe)."""
+    encoding = console.encoding or "utf-8"
+    return clean(text).encode(encoding, "replace").decode(encoding)
+
+
 def render(report: Report, console: Console | None = None) -> None:
     console = console or Console()
-    table = Table(title=f"Attention exercise kit: {report.submission}", title_justify="left")
+
+    def shown(value: str, style: str = "") -> Text:
+        return Text(_safe(value, console), style=style)
+
+    table = Table(title=shown(f"Attention exercise kit: {report.submission}"), title_justify="left")
     table.add_column("Exercise")
     table.add_column("Book", style="dim")
     table.add_column("Points", justify="right")
@@ -38,7 +52,7 @@ def render(report: Report, console: Console | None = None) -> None:
             ex.name,
             ex.section,
             _points(ex.points, ex.max_points),
-            Text(f"{mark} {status}", style=style),
+            shown(f"{mark} {status}", style),  # ✓ is not latin-1
         )
     console.print(table)
 
@@ -48,7 +62,7 @@ def render(report: Report, console: Console | None = None) -> None:
         if ex.status in (NOT_ATTEMPTED, MISSING, FORBIDDEN):
             reason = "not attempted yet" if ex.status == NOT_ATTEMPTED else ex.failed[0].summary
             line = Text(f"· {ex.name}: ", style="bold")
-            line.append(f"{reason} (read {where_to_look(ex.section)})")
+            line.append(shown(f"{reason} (read {where_to_look(ex.section)})"))
             console.print(line, soft_wrap=True)
             continue
         first = ex.failed[0]
@@ -57,18 +71,18 @@ def render(report: Report, console: Console | None = None) -> None:
         head.append(f"  {_points(ex.points, ex.max_points)}  ·  look at {first.look}", style="dim")
         console.print(head, soft_wrap=True)
         if first.hint:
-            console.print(Text(f"  hint: {first.hint}", style="cyan"), soft_wrap=True)
+            console.print(shown(f"  hint: {first.hint}", "cyan"), soft_wrap=True)
         # A mistake named by several checks is said once, for the whole exercise.
         named = Counter(r.likely for r in ex.failed if r.likely)
         common = next((text for text, n in named.most_common(1) if n > 1), "")
         if common:
             line = Text("  likely mistake: ", style="bold magenta")
-            line.append(f"{common} (named by {named[common]} failed checks)")
+            line.append(shown(f"{common} (named by {named[common]} failed checks)"))
             console.print(line, soft_wrap=True)
         for r in ex.failed:
-            line = Text(
+            line = shown(
                 f"  ✗ {r.title}" + (" (hidden)" if r.hidden else ""),
-                style="red" if r.counts else "yellow",
+                "red" if r.counts else "yellow",
             )
             line.append(
                 f"  {_points(r.points, r.max_points)}" if r.counts else "  (a note, no points)",
@@ -76,13 +90,13 @@ def render(report: Report, console: Console | None = None) -> None:
             )
             console.print(line, soft_wrap=True)
             details = r.details(with_hint=False, with_likely=r.likely != common)
-            console.print(Text(_indent(details, "      ")), soft_wrap=True)
+            console.print(shown(_indent(details, "      ")), soft_wrap=True)
     notes = [r for r in report.results if r.passed and r.note]
     if notes:
         console.print()
         for r in notes:
             line = Text(f"note: {r.name}: ", style="yellow")
-            line.append(r.note)
+            line.append(shown(r.note))
             console.print(line, soft_wrap=True)
 
     done = sum(1 for ex in summaries if ex.status == PASSED)
@@ -95,9 +109,12 @@ def render(report: Report, console: Console | None = None) -> None:
         context += "; hidden checks run only when an instructor grades"
     if report.device:
         context += f"; speed measured on {report.device}"
-    console.print(Text(context, style="dim"), soft_wrap=True)
+    console.print(shown(context, "dim"), soft_wrap=True)
+    console.print(
+        shown(f"graded with {environment.one_line(report.environment)}", "dim"), soft_wrap=True
+    )
     for note in report.notes:
-        console.print(Text(note, style="dim"))
+        console.print(shown(note, "dim"))
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -51,7 +51,14 @@ def results_json(report: Report) -> dict:
     }
 
 
-def write(report: Report, path: Path) -> None:
+def unreadable_json(reason: str) -> dict:
+    """The results.json of a submission that could not be read: 0 points, and why."""
+    return {"score": 0, "output": reason, "visibility": "visible", "tests": []}
+
+
+def write(report: Report | dict, path: Path) -> None:
+    """Write `report`'s results.json (or an already built one, such as `unreadable_json`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_json(report), indent=2) + "\n")
+    results = report if isinstance(report, dict) else results_json(report)
+    path.write_text(json.dumps(results, indent=2) + "\n")

@@ -4,7 +4,9 @@ Every call has a wall-clock deadline enforced here, outside the worker. A worker
 it, dies, or sends anything malformed is killed with every process it started (see
 `procs.py`), and the call is answered with a status saying so; the next call starts a fresh
 worker. Replies are read by a background thread, so neither a silent worker nor a flood of
-output can block the judge. The command prefix `wrap` (from `sandbox.py`) puts the worker
+output can block the judge. A reply is untrusted data: its frame is bounded and its header
+checked against `wire.REPLY` here, before any judge reads it, and one that does not fit is
+answered as "protocol" (the check fails; the judge goes on). The command prefix `wrap` (from `sandbox.py`) puts the worker
 in a sandbox and sets its resource limits.
 """
 
@@ -62,6 +64,7 @@ class _Output:
         self._buf = bytearray()
         self._total = 0
         self._lock = threading.Lock()
+        self._fd = stream.fileno()
         threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
 
     def _drain(self, stream):
@@ -74,6 +77,14 @@ class _Output:
     def mark(self) -> int:
         with self._lock:
             return self._total
+
+    def settle(self, limit: float = 0.2) -> None:
+        """Wait, at most `limit` seconds, until what the worker wrote before its reply has been
+        read: the reply arrives on another pipe, and may overtake the last lines."""
+        deadline = time.monotonic() + limit
+        while _unread(self._fd) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(0.001)  # let the reader append what it has just read
 
     def since(self, mark: int, limit: int = 2000) -> str:
         with self._lock:
@@ -220,6 +231,9 @@ class Worker:
             except (wire.WireError, OSError, ValueError) as e:
                 frames.put(wire.WireError(str(e)))
                 return
+            except Exception as e:  # whatever else a frame provokes, this thread must answer
+                frames.put(wire.WireError(f"unreadable frame ({type(e).__name__})"))
+                return
 
     def _wait(self, timeout: float, expect_id: int | None, mark: int) -> Reply:
         try:
@@ -239,20 +253,20 @@ class Worker:
         if expect_id is None:
             ok = header.get("ready") is True
             return Reply("ok") if ok else self._failure("protocol", "bad greeting", mark)
-        status = header.get("status")
-        if header.get("id") != expect_id or status not in {
-            "ok",
-            "not_attempted",
-            "error",
-            "contract",
-            "missing",
-        }:
+        problem = wire.reply_problem(header)
+        if problem is None and header["id"] != expect_id:
+            problem = "it answers another request"
+        if problem is not None:
             self.kill()
-            return self._failure("protocol", "the worker's reply does not match the request", mark)
-        error = header.get("error") if isinstance(header.get("error"), dict) else None
-        info = header.get("info") if isinstance(header.get("info"), dict) else {}
+            return self._failure("protocol", f"the worker sent a malformed reply: {problem}", mark)
+        status = header["status"]
+        self._output.settle()
         return Reply(
-            status, tensors if status == "ok" else {}, info, error, self._output.since(mark)
+            status,
+            tensors if status == "ok" else {},
+            header.get("info", {}),
+            header.get("error"),
+            self._output.since(mark),
         )
 
     def _exits_within(self, timeout: float) -> bool:
@@ -279,6 +293,18 @@ class Worker:
             error={"type": status, "message": message, "frames": []},
             printed=self._output.since(mark),
         )
+
+
+def _unread(fd: int) -> bool:
+    """Whether the pipe `fd` holds bytes not read yet (False where that cannot be told)."""
+    try:
+        import fcntl
+        import termios
+
+        pending = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except (ImportError, OSError, ValueError):  # Windows, or the pipe is closed
+        return False
+    return int.from_bytes(pending, sys.byteorder) > 0
 
 
 def _close_streams(proc: subprocess.Popen) -> None:

@@ -4,12 +4,21 @@ A frame is two little-endian uint32 lengths, the UTF-8 JSON header, then a safet
 blob. safetensors is a JSON index followed by raw little-endian bytes: loading it runs no
 code, and what comes out is a plain `torch.Tensor` whatever the sender put in, so a tensor
 subclass or an object with a lying `__eq__` cannot cross the boundary.
+
+Every frame is bounded before it is parsed (header and tensor block sizes, the safetensors
+index's size), and every tensor after: a plain tensor of an allowed dtype, at most MAX_DIMS
+dims and MAX_ELEMENTS elements (counting an empty dim as 1, so that an empty tensor cannot
+claim sizes no judge could allocate for). A worker's reply is untrusted data: the judge also
+checks its JSON header against `REPLY` (`reply_problem`) before anything reads it, so a
+judge only ever meets the types it expects.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import torch
@@ -30,7 +39,16 @@ ALLOWED_DTYPES = frozenset(
     }
 )
 
+MAX_TENSORS = 512  # tensors in one frame
+MAX_DIMS = 8
+MAX_ELEMENTS = MAX_TENSOR_BYTES  # product of the sizes, an empty dim counted as 1
+MAX_DEPTH = 12  # nesting of a reply's JSON header (a module's description needs 6)
+MAX_STRING = 64 << 10  # characters in one string of a reply (messages are cut at 2,000)
+MAX_ITEMS = 4096  # entries in one list or object of a reply
+STATUSES = ("ok", "not_attempted", "error", "contract", "missing")
+
 _LENGTHS = struct.Struct("<II")
+_INDEX_LENGTH = struct.Struct("<Q")  # a safetensors blob starts with its JSON index's length
 
 
 class WireError(Exception):
@@ -78,14 +96,132 @@ def read_frame(
         header = json.loads(_read_exact(stream, head_len))
     except ValueError as e:
         raise WireError(f"header is not JSON: {e}") from None
+    except RecursionError:  # the decoder's own stack limit: `[[[[...` a million deep
+        raise WireError("header nests too deeply") from None
     if not isinstance(header, dict):
         raise WireError("header is not a JSON object")
     body = _read_exact(stream, body_len) if body_len else b""
+    return header, _load_tensors(body) if body else {}
+
+
+def _load_tensors(body: bytes) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors blob, each checked: plain, allowed dtype, bounded size."""
+    if len(body) < _INDEX_LENGTH.size or _INDEX_LENGTH.unpack_from(body)[0] > MAX_HEADER_BYTES:
+        raise WireError("tensor block is malformed: its index is missing or too large")
     try:
-        tensors = load_tensors(body) if body else {}
+        tensors = load_tensors(body)
     except Exception as e:  # safetensors raises its own error types
         raise WireError(f"tensor block is malformed: {e}") from None
+    if len(tensors) > MAX_TENSORS:
+        raise WireError(f"{len(tensors)} tensors in one frame (at most {MAX_TENSORS})")
     for name, t in tensors.items():
+        if type(t) is not torch.Tensor:
+            raise WireError(f"tensor {name[:100]!r} is a {type(t).__name__}, not a plain tensor")
         if t.dtype not in ALLOWED_DTYPES:
-            raise WireError(f"tensor {name!r} has unsupported dtype {t.dtype}")
-    return header, tensors
+            raise WireError(f"tensor {name[:100]!r} has unsupported dtype {t.dtype}")
+        if t.dim() > MAX_DIMS or math.prod(max(size, 1) for size in t.shape) > MAX_ELEMENTS:
+            raise WireError(f"tensor {name[:100]!r} is too large: shape {tuple(t.shape)}")
+    return tensors
+
+
+# -- what a worker may reply -------------------------------------------------------------
+# A schema is a type (int never accepts a bool; float accepts an int), a tuple of them, [s]
+# (a list of s), {key: s} (an object whose listed keys, when present, follow their schema;
+# other keys may hold any JSON) or Values(s) (an object whose every value follows s). All of
+# it is bounded: MAX_DEPTH, MAX_STRING, MAX_ITEMS.
+
+
+@dataclass(frozen=True)
+class Values:
+    schema: object
+
+
+ANY = object()  # any JSON value, bounded
+SHAPE = [int]
+ERROR = {"type": str, "message": str, "frames": [Values((str, int, type(None)))]}
+DESCRIBE = {
+    "type": str,
+    "params": Values(SHAPE),
+    "frozen": [str],
+    "buffers": Values({"shape": SHAPE, "dtype": str, "persistent": bool}),
+    "plain_tensors": Values(SHAPE),
+    "modules": Values(str),
+    "attrs": Values((bool, int, float, str)),
+    "dropout": Values(float),
+    "num_params": int,
+}
+INFO = {
+    "calls": [str],
+    "no_grad": [str],
+    "describe": DESCRIBE,
+    "device_out": [{"shape": SHAPE, "device": str}],
+    "reps": int,
+    "device": str,
+    "seconds": float,
+}
+REPLY = {"id": int, "status": str, "info": INFO, "error": ERROR}
+
+
+def reply_problem(header: dict) -> str | None:
+    """What is wrong with a worker's reply header (None: it fits `REPLY`)."""
+    for key in ("id", "status"):
+        if key not in header:
+            return f"it has no '{key}'"
+    if header["status"] not in STATUSES:
+        return f"its status {str(header['status'])[:40]!r} is none of {', '.join(STATUSES)}"
+    return _problem(header, REPLY, "the reply", 0)
+
+
+def _is(value: object, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _kind(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else "null")
+
+
+def _problem(value: object, schema: object, where: str, depth: int) -> str | None:
+    """Why `value` (decoded JSON) does not fit `schema` (None when it does)."""
+    if depth > MAX_DEPTH:
+        return f"{where} nests deeper than {MAX_DEPTH} levels"
+    limit = MAX_STRING if isinstance(value, str) else MAX_ITEMS
+    if isinstance(value, (str, list, dict)) and len(value) > limit:
+        return f"{where} is too long ({len(value):,} > {limit:,})"
+    if isinstance(value, dict):
+        if not (schema is ANY or isinstance(schema, (dict, Values))):
+            return f"{where} is an object where {_expected(schema)} was expected"
+        for key, item in value.items():
+            if len(key) > MAX_STRING:
+                return f"{where} has a key of {len(key):,} characters"
+            part = schema.schema if isinstance(schema, Values) else ANY
+            part = schema.get(key, ANY) if isinstance(schema, dict) else part
+            if problem := _problem(item, part, f"{where}[{key[:40]!r}]", depth + 1):
+                return problem
+        return None
+    if isinstance(value, list):
+        if not (schema is ANY or isinstance(schema, list)):
+            return f"{where} is a list where {_expected(schema)} was expected"
+        part = ANY if schema is ANY else schema[0]
+        for i, item in enumerate(value):
+            if problem := _problem(item, part, f"{where}[{i}]", depth + 1):
+                return problem
+        return None
+    kinds = schema if isinstance(schema, tuple) else (schema,)
+    if schema is ANY or any(isinstance(k, type) and _is(value, k) for k in kinds):
+        return None
+    return f"{where} is {_kind(value)} where {_expected(schema)} was expected"
+
+
+def _expected(schema: object) -> str:
+    if isinstance(schema, (dict, Values)):
+        return "an object"
+    if isinstance(schema, list):
+        return "a list"
+    kinds = schema if isinstance(schema, tuple) else (schema,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    return " or ".join(names.get(k, "null") for k in kinds)
