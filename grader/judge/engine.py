@@ -20,7 +20,7 @@ from grader import checks, paths
 from grader.checks.judges import Verdict
 from grader.checks.spec import Check, Exercise, where_to_look
 from grader.checks.speed import Speed
-from grader.judge import reference
+from grader.judge import python_version, reference
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference, KitError
 from grader.judge.rules import runtime_uses, static_uses
@@ -407,10 +407,13 @@ def _describe_error(got: Reply) -> str:
         )
     where = " while importing the module" if got.info.get("phase") == "import" else ""
     lines = [f"raised {err.get('type', 'an exception')}{where}: {message}"]
+    # A worker's error was checked at the wire (wire.ERROR): frames are objects of strings
+    # and numbers, any of which may be missing.
     for frame in err.get("frames", [])[-3:]:
-        lines.append(
-            f"  at {frame['file']}:{frame['line']} in {frame['function']}: {frame['code']}"
-        )
+        parts = [frame.get(k, "?") for k in ("file", "line", "function", "code")]
+        lines.append("  at {}:{} in {}: {}".format(*parts))
+    if note := python_version.explain(str(err.get("type", "")), str(message)):
+        lines.append(note)
     return "\n".join(lines)
 
 
