@@ -41,16 +41,36 @@ def test_inputs_that_drift_from_their_fixture_are_refused():
         FromFixtures(paths.FIXTURES).get(ex, check, drifted)
 
 
-def test_check_command_reports_a_tampered_fixture(tmp_path):
+def _copy_fixtures(dest):
     for f in paths.FIXTURES.glob("*.safetensors"):
-        (tmp_path / f.name).write_bytes(f.read_bytes())
+        (dest / f.name).write_bytes(f.read_bytes())
+
+
+def test_check_command_reports_a_tampered_fixture(tmp_path):
+    _copy_fixtures(tmp_path)
     tensors, meta = fixtures.read(tmp_path / "causal_mask.safetensors")
     tensors["values/out"] = ~tensors["values/out"]
     from safetensors.torch import save_file
 
     save_file(tensors, str(tmp_path / "causal_mask.safetensors"), metadata=meta)
-    assert fixtures.main(["--check", "--dir", str(tmp_path)]) == 1
-    assert fixtures.main(["--check"]) == 0
+    assert fixtures.main(["--check", "--only", "causal_mask", "--dir", str(tmp_path)]) == 1
+    assert fixtures.main(["--check", "--only", "causal_mask"]) == 0
+    # Regenerating rewrites the tampered file, and only that one.
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+    assert fixtures.main(["--only", "causal_mask", "--dir", str(tmp_path)]) == 0
+    assert (tmp_path / "causal_mask.safetensors").read_bytes() != before["causal_mask.safetensors"]
+    assert fixtures.main(["--check", "--only", "causal_mask", "--dir", str(tmp_path)]) == 0
+
+
+def test_regenerating_unchanged_fixtures_writes_nothing(tmp_path, capsys):
+    """Snapshots: on any build, regenerating leaves the files untouched unless their content
+    (the checks' inputs, the reference's semantics) changed."""
+    _copy_fixtures(tmp_path)
+    name = "CausalAttention.safetensors"
+    before = (tmp_path / name).stat().st_mtime_ns, (tmp_path / name).read_bytes()
+    assert fixtures.main(["--only", "CausalAttention", "--dir", str(tmp_path)]) == 0
+    assert "1 fixture file(s) unchanged, 0 written" in capsys.readouterr().out
+    assert ((tmp_path / name).stat().st_mtime_ns, (tmp_path / name).read_bytes()) == before
 
 
 def test_fixtures_load_without_pickle():
