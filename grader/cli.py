@@ -5,6 +5,7 @@
     attention-grade PATH --only NAME     grade one exercise (a function or class name)
     attention-grade PATH --json FILE     also write Gradescope's results.json
     attention-grade PATH --junit FILE    also write JUnit XML (for CI dashboards)
+    attention-grade PATH --budget 900    seconds for the whole grading (default 600)
 
 Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
 found or read (or the command is wrong). --json writes a results.json whatever the submission
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import checks
-from grader.judge.engine import Options, grade
+from grader.judge.engine import DEFAULT_BUDGET, Options, grade
 from grader.judge.expected import KitError
 from grader.judge.submission import SubmissionError
 from grader.report import console as console_report
@@ -89,6 +90,7 @@ def grade_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-hidden", action="store_true", help="skip the hidden checks")
     parser.add_argument("--seed", type=int, help="seed of the hidden checks (default: drawn now)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per call (default 20)")
+    add_budget_argument(parser)
     parser.add_argument(
         "--no-hints", action="store_true", help="leave the exercise hints out of the feedback"
     )
@@ -108,12 +110,24 @@ def add_isolation_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_budget_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET,
+        metavar="SECONDS",
+        help=f"seconds for the whole grading of a submission (default {DEFAULT_BUDGET:g}); once "
+        "spent, the checks left are not run and score 0 (0: no budget)",
+    )
+
+
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         only=args.only,
         hidden=False if (args.no_hidden or args.fixtures) else None,
         seed=args.seed,
         timeout=args.timeout,
+        budget=args.budget or None,
         hints=not args.no_hints,
         use_solutions=False if args.fixtures else None,
         sandbox_mode=args.isolation,

@@ -17,6 +17,12 @@ a student may upload, in ROOT/submission:
 - or one file holding every exercise, `attention.py` or a notebook (see
   `grader.integrations.single_file`).
 
+Gradescope runs all of it as root, in a container where bubblewrap may be refused. Then the
+worker runs as a user of its own (see grader/worker/users.py), and before grading, `run`
+closes to every other user what it must not read: everything under ROOT but the kit's
+grader/ package (the submission, the results, submission_metadata.json, setup.sh, the kit's
+solutions/, fixtures/ and exercises/: `secure`). The judge, root, reads on.
+
 A results.json is always written: a submission that cannot be read, or a kit that fails,
 gives score 0 and says why in the output students see. Environment variables:
 ATTENTION_KIT_SEED fixes the hidden checks' seed (for tests), ATTENTION_KIT_ARGS adds CLI
@@ -136,6 +142,17 @@ def failure_results(message: str) -> dict:
     }
 
 
+def secure(root: Path) -> None:
+    """As root: close everything under `root` to other users but the way to the kit's
+    grader/ package and the Python the worker runs; then the kit's own secrets."""
+    from grader.worker import secrecy
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return  # the worker runs as the grader's user: permissions cannot keep it out
+    secrecy.close_all_but(root, [paths.KIT_ROOT, *secrecy.needed()])
+    secrecy.lock_kit()
+
+
 def run(root: Path) -> int:
     """Grade ROOT/submission into ROOT/results/results.json with the kit's CLI."""
     from grader import cli
@@ -150,6 +167,7 @@ def run(root: Path) -> int:
     status = 2
     try:
         with contextlib.redirect_stderr(errors):
+            secure(root)  # fails closed: no grading with the solutions open to the worker
             status = cli.main([str(resolve(root / "submission")), *args])
     except Exception as e:  # the kit itself failed: the student still gets a results.json
         errors.write(f"{type(e).__name__}: {e}\n")

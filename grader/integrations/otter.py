@@ -18,6 +18,14 @@ can change what the tests see. Here otter keeps its workflow and the kit keeps t
   to grade. `otter check` has no plugins: there otter still executes the learner's file in
   its kernel first (its own behaviour; a file that hangs at import hangs `otter check`), but
   the checks still run in the kit's worker.
+- The kit's promises hold on otter's Gradescope too. The plugin makes `otter generate`'s
+  setup.sh install bubblewrap (where apt exists) and open /root for search (otter's Python
+  lives in /root/miniforge3: a worker running as a user of its own must reach it); before
+  grading, run as root, it closes the autograder folder to other users as the native
+  autograder does (the kit's solutions, the hidden tests: `gradescope.secure`).
+  otter_config.json asks otter for `show_hidden` with a public summary: every question is
+  `after_published` (otter gives each question one visibility, and each holds hidden
+  checks), the summary of the public checks visible at once, as in the native results.json.
 
 DIR receives:
 
@@ -30,7 +38,8 @@ DIR receives:
     attention-kit/      this kit, solutions included, for the autograder zip only
     README.md           the commands
 
-The hidden checks' seed is drawn once per graded submission (ATTENTION_KIT_SEED fixes it).
+The hidden checks' seed is drawn once per graded submission (ATTENTION_KIT_SEED fixes it;
+ATTENTION_KIT_ISOLATION, one of `sandbox.CHOICES`, sets the worker's isolation: for tests).
 GPU speed checks are not exported: otter's graders have no GPU.
 """
 
@@ -47,8 +56,16 @@ from grader import checks, paths
 
 ENV_SUBMISSION = "ATTENTION_KIT_SUBMISSION"
 ENV_SEED = "ATTENTION_KIT_SEED"
+ENV_ISOLATION = "ATTENTION_KIT_ISOLATION"
 PUBLIC, AUTOGRADER = "public", "autograder"  # the two ways a test file asks to be graded
 PLUGIN = "grader.integrations.otter_plugin.KitPlugin"
+# otter_config.json: hidden checks after_published, the public checks' summary visible now
+CONFIG = {
+    "plugins": [PLUGIN],
+    "show_stdout": False,
+    "show_hidden": True,
+    "force_public_test_summary": True,
+}
 KIT_FOLDER = "attention-kit"
 
 
@@ -81,9 +98,10 @@ def options_for(mode: str):
     from grader.judge.engine import Options
 
     seed = int(os.environ[ENV_SEED]) if os.environ.get(ENV_SEED) else None
+    isolation = os.environ.get(ENV_ISOLATION) or "auto"
     if mode == PUBLIC:
-        return Options(hidden=False, use_solutions=False, seed=seed)
-    return Options(seed=seed)
+        return Options(hidden=False, use_solutions=False, seed=seed, sandbox_mode=isolation)
+    return Options(seed=seed, sandbox_mode=isolation)
 
 
 def report_for(mode: str):
@@ -215,9 +233,7 @@ def write_assignment(dest: Path, kit: Path = paths.KIT_ROOT) -> None:
         for exercise in checks.EXERCISES:
             (dest / folder / f"{exercise.name}.py").write_text(test_file(exercise, mode))
     (dest / "attention.py").write_text(combine(kit / "exercises"))
-    (dest / "otter_config.json").write_text(
-        json.dumps({"plugins": [PLUGIN], "show_stdout": False}, indent=2) + "\n"
-    )
+    (dest / "otter_config.json").write_text(json.dumps(CONFIG, indent=2) + "\n")
     (dest / "README.md").write_text(README.format(kit=KIT_FOLDER))
     if hidden:
         copy = dest / KIT_FOLDER

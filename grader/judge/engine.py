@@ -46,6 +46,7 @@ from grader.worker.launch import Reply, Worker
 from grader.worker.sandbox import Limits
 
 MAX_TIMEOUTS_PER_EXERCISE = 2
+DEFAULT_BUDGET = 600.0  # seconds for one whole grading (see Options.budget)
 
 
 @dataclass
@@ -63,15 +64,30 @@ class Options:
     isolation: str = "subprocess"  # what graded it, as reports show it: set by Grading
     sandbox_mode: str = "auto"  # auto (bubblewrap where it works) | sandbox | subprocess
     limits: Limits = field(default_factory=Limits)  # the worker's resource limits
+    # Seconds for the whole grading: worker starts, imports and calls together (every one's
+    # deadline is cut to what is left). Once spent, the checks left are not run and score 0,
+    # so that a submission that makes every call last just under `timeout` still ends in a
+    # known time. None (or 0): no budget.
+    budget: float | None = DEFAULT_BUDGET
 
 
 class Session:
     """The worker grading one submission: started on demand, restarted after a crash,
-    and remembering which modules could not be imported so they are not tried again."""
+    and remembering which modules could not be imported so they are not tried again.
+    Every wait is cut to what is left before `deadline` (a time.monotonic() value: the
+    grading's budget). A `trusted` session runs the reference solutions."""
 
-    def __init__(self, folder: Path, options: Options):
+    def __init__(
+        self,
+        folder: Path,
+        options: Options,
+        deadline: float | None = None,
+        trusted: bool = False,
+    ):
         self.folder = folder
         self.options = options
+        self.deadline = deadline
+        self.trusted = trusted
         self.worker: Worker | None = None
         self.imported: set[str] = set()
         self.broken: dict[str, Reply] = {}
@@ -79,26 +95,44 @@ class Session:
     def call(self, module: str, probe: dict, inputs: dict) -> Reply:
         if module in self.broken:
             return self.broken[module]
+        if self._left() <= 0:
+            return budget_spent(self.options.budget)
         if self.worker is None or not self.worker.alive:
             if self.worker is not None:
                 self.worker.close()
             self.worker = Worker(
                 self.folder,
-                startup_timeout=self.options.startup_timeout,
+                startup_timeout=self._cut(self.options.startup_timeout),
                 threads=self.options.threads,
                 wrap=self.options.wrap,
+                limits=self.options.limits,
+                trusted=self.trusted,
             )
             self.imported = set()
             if not self.worker.start():
-                return self.worker.startup_error
+                return self._within_budget(self.worker.startup_error)
         if module not in self.imported:
-            reply = self.worker.import_module(module, self.options.import_timeout)
+            reply = self.worker.import_module(module, self._cut(self.options.import_timeout))
             if not reply.ok:
+                reply = self._within_budget(reply)
                 reply.info["phase"] = "import"
                 self.broken[module] = reply
                 return reply
             self.imported.add(module)
-        return self.worker.call(probe, inputs, self.options.timeout)
+        reply = self.worker.call(probe, inputs, self._cut(self.options.timeout))
+        return self._within_budget(reply)
+
+    def _left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _cut(self, timeout: float) -> float:
+        return max(min(timeout, self._left()), 0.0)
+
+    def _within_budget(self, reply: Reply) -> Reply:
+        """A timeout that the budget, not the call's own deadline, cut short says so."""
+        if reply.status == "timeout" and self._left() <= 0:
+            return budget_spent(self.options.budget, during=True)
+        return reply
 
     def close(self) -> None:
         if self.worker is not None:
@@ -148,8 +182,10 @@ class Grading:
     step per test. Use as a context manager; the worker starts on the first step."""
 
     def __init__(self, source: str | Path, options: Options | None = None):
+        options = options or Options()
+        self.deadline = time.monotonic() + options.budget if options.budget else None
         # The sandbox (or the fallback) every worker of this grading runs in: see sandbox.py.
-        self.options = options = sandbox.configure(options or Options())
+        self.options = options = sandbox.configure(options)
         lookup = reference.load() if options.use_solutions is not False else None
         self.hidden = lookup is not None if options.hidden is None else options.hidden
         if self.hidden and lookup is None:
@@ -160,7 +196,7 @@ class Grading:
         self.steps = plan(select(options.only), self.hidden, self.hidden_seed)
         self.source = str(source)
         self.submission = open_submission(source)
-        self.session = Session(self.submission.folder, options)
+        self.session = Session(self.submission.folder, options, self.deadline)
         self._timeouts: dict[str, int] = {}
         self._violations: dict[str, str] = {}
         self._reference_worker: tuple | None = (
@@ -170,6 +206,9 @@ class Grading:
 
     def run(self, step: Step) -> CheckResult:
         ex, check = step.exercise, step.check
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            spent = budget_spent(self.options.budget)
+            return conclude(ex, check, None, spent, step.hidden, self.options.hints)
         if isinstance(check.judge, Speed):
             return self._run_speed(step)
         inputs, got = self._call(step)
@@ -226,7 +265,8 @@ class Grading:
         """A worker on a private copy of the solutions, started like the learner's."""
         if self._reference_worker is None:
             copy = open_submission(paths.SOLUTIONS)
-            self._reference_worker = (copy, Session(copy.folder, self.options))
+            session = Session(copy.folder, self.options, self.deadline, trusted=True)
+            self._reference_worker = (copy, session)
         return self._reference_worker[1]
 
     def _early_failure(self, ex: Exercise) -> Reply | None:
@@ -331,6 +371,16 @@ def grade(
 
 def _failure(status: str, message: str) -> Reply:
     return Reply(status, error={"type": status, "frames": [], "message": message})
+
+
+def budget_spent(budget: float | None, during: bool = False) -> Reply:
+    """The reply for a call the grading's time budget leaves no time for (or cut short)."""
+    what = (
+        f"not finished: this grading's time budget of {budget:g} s ran out during this call"
+        if during
+        else f"not run: this grading's time budget of {budget:g} s was spent before this check"
+    )
+    return _failure("timeout", what + " (slow calls took it; the budget is --budget)")
 
 
 # -- turning replies into results ---------------------------------------------------------

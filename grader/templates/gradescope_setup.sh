@@ -5,8 +5,11 @@
 # so that a broken image fails here rather than on a student's submission.
 #
 # Gradescope containers run everything as root. bubblewrap needs user namespaces, which some
-# container hosts forbid; then the kit falls back to its confined subprocess and every report
-# says which isolation graded it ("Worker isolation: ..." in the output students see).
+# container hosts forbid; then the kit falls back to its confined subprocess, which runs the
+# learner's code as a user of its own for whom the solutions are closed (run_autograder closes
+# them before grading), and every report says which isolation graded it ("Worker isolation:
+# ..." in the output students see). The venv below sits in /opt so that such a user can run
+# its Python (one under /root could not).
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 

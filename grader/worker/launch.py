@@ -8,6 +8,15 @@ output can block the judge. A reply is untrusted data: its frame is bounded and 
 checked against `wire.REPLY` here, before any judge reads it, and one that does not fit is
 answered as "protocol" (the check fails; the judge goes on). The command prefix `wrap` (from `sandbox.py`) puts the worker
 in a sandbox and sets its resource limits.
+
+Three placeholders in `wrap` are filled in per worker: SUBMISSION (the submission folder a
+sandbox binds), USER (the uid it becomes at the fallback as root: one of its own, see
+`users.py`, with its home and a copy of its submission given to it; left empty for a trusted
+worker, the reference's) and CGROUP (the cgroup it joins, made here with its memory limit,
+see `cgroup.py`). Without a cgroup, and for a worker with a user of its own, a watchdog
+(`watchdog.py`) adds what the kernel does not bound: the memory of all its processes, the
+files it leaves. Killing a worker also kills its cgroup's and its user's processes, and
+removes what its user left in the shared temporary folders.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-from grader.worker import procs, wire
+from grader.worker import cgroup, procs, users, wire
+from grader.worker.watchdog import Watchdog
 
 KIT_PARENT = Path(__file__).resolve().parents[2]
 _BOOT = (
@@ -38,6 +48,8 @@ STDERR_KEEP = 64 << 10  # bytes of learner output kept per worker
 # such a sandbox shows that folder to the worker at SANDBOXED_SUBMISSION.
 SUBMISSION = "{submission}"
 SANDBOXED_SUBMISSION = "/submission"
+USER = "{user}"  # within an argument: the uid a worker becomes at the fallback as root
+CGROUP = "{cgroup}"  # within an argument: the cgroup.procs file of the worker's cgroup
 ERROR_STATUSES = ("timeout", "died", "protocol")
 
 
@@ -96,9 +108,23 @@ class _Output:
         return text
 
 
+# The CPU code paths torch and its BLAS choose. Passed on when the grader's environment sets
+# them, so that an instructor can reproduce a grade made on another CPU (and CI can test the
+# kit on other code paths than this machine's): ATEN_CPU_CAPABILITY=default|avx2|avx512,
+# MKL_ENABLE_INSTRUCTIONS=SSE4_2|AVX2|..., MKL_CBWR, OPENBLAS_CORETYPE.
+CPU_PATH_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_CBWR",
+    "OPENBLAS_CORETYPE",
+)
+
+
 def worker_env(home: str, threads: int) -> dict[str, str]:
     """A minimal environment: no tokens, paths or CI variables of the judge leak into it."""
+    chosen = {name: os.environ[name] for name in CPU_PATH_VARIABLES if name in os.environ}
     return {
+        **chosen,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "TMPDIR": home,
@@ -110,7 +136,9 @@ def worker_env(home: str, threads: int) -> dict[str, str]:
 
 
 class Worker:
-    """One worker process for one submission folder."""
+    """One worker process for one submission folder. `limits` (a `sandbox.Limits`; its
+    defaults when None) bound its cgroup and its watchdog; a `trusted` worker (the reference
+    solutions') keeps the grader's user at the fallback."""
 
     def __init__(
         self,
@@ -119,27 +147,42 @@ class Worker:
         startup_timeout: float = 120.0,
         threads: int = 1,
         wrap: list[str] | None = None,
+        limits=None,
+        trusted: bool = False,
     ):
         self.submission = Path(submission)
         self.startup_timeout = startup_timeout
         self.threads = threads
         self.wrap = wrap or []  # a command prefix (a sandbox) to run the worker under
+        self.limits = limits
+        self.trusted = trusted
         self.proc: subprocess.Popen | None = None
         self._frames: queue.Queue = queue.Queue()
         self._seq = 0
         self._home = None
         self.token = secrets.token_hex(16)  # in the worker's environment: see procs.py
         self.startup_error: Reply | None = None
+        self.uid: int | None = None  # the user of its own, at the fallback as root
+        self.cgroup: Path | None = None
+        self._watchdog: Watchdog | None = None
+        self._stopped_for = ""  # why the watchdog stopped it
+        self._kill_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> bool:
         """Start the worker; False (and `startup_error` set) when it does not come up."""
         self._home = tempfile.TemporaryDirectory(prefix="attention-worker-")
-        folder = str(self.submission)
-        if SUBMISSION in self.wrap:
+        folder, wrap = str(self.submission), list(self.wrap)
+        if SUBMISSION in wrap:
             _readable_by_all(self.submission)  # the sandbox's user is not the owner
             folder = SANDBOXED_SUBMISSION
-        wrap = [str(self.submission) if arg == SUBMISSION else arg for arg in self.wrap]
+            wrap = [str(self.submission) if arg == SUBMISSION else arg for arg in wrap]
+        try:
+            folder, wrap = self._fill(folder, wrap)
+        except OSError as e:
+            message = f"the worker could not be confined: {e}"
+            self.startup_error = Reply("died", error={"type": "died", "message": message})
+            return False
         command = [*wrap, sys.executable, "-I", "-B", "-c", _BOOT, folder, str(KIT_PARENT)]
         self.proc = subprocess.Popen(
             command,
@@ -155,21 +198,71 @@ class Worker:
         threading.Thread(
             target=self._read_frames, args=(self.proc.stdout, self._frames), daemon=True
         ).start()
+        self._watch()
         reply = self._wait(self.startup_timeout, expect_id=None, mark=0)
         if reply.status != "ok":
             self.startup_error = reply
             return False
         return True
 
+    def _limits(self):
+        from grader.worker.sandbox import Limits  # sandbox.py imports this module
+
+        return self.limits or Limits()
+
+    def _fill(self, folder: str, wrap: list[str]) -> tuple[str, list[str]]:
+        """Fill USER and CGROUP in `wrap` for this worker: give it a user of its own (its
+        home, a copy of its submission) and a cgroup, where `wrap` asks for them."""
+        if any(USER in arg for arg in wrap):
+            user = ""
+            if not self.trusted:
+                self.uid = users.pick()
+                home = Path(self._home.name)
+                folder = str(users.prepare_home(home, self.uid, self.submission))
+                user = str(self.uid)
+            wrap = [arg.replace(USER, user) for arg in wrap]
+        if any(CGROUP in arg for arg in wrap):
+            self.cgroup = cgroup.create(self._limits().memory)
+            wrap = [arg.replace(CGROUP, cgroup.procs_file(self.cgroup)) for arg in wrap]
+        return folder, wrap
+
+    def _watch(self) -> None:
+        """Start the watchdog where the kernel leaves something unbounded (see watchdog.py)."""
+        own = users.own(self.uid)
+        if self.trusted or (self.cgroup is not None and not own):
+            return
+        limits = self._limits()
+        self._watchdog = Watchdog(
+            self.proc.pid,
+            self.token,
+            self._stop,
+            memory=None if self.cgroup is not None else limits.memory,
+            disk=(limits.disk, limits.disk_files) if own else None,
+            uid=self.uid if own else None,
+            home=Path(self._home.name),
+        )
+
+    def _stop(self, reason: str) -> None:
+        """Called by the watchdog: kill the worker; the call waiting on it fails with `reason`."""
+        self._stopped_for = reason
+        self.kill()
+
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """Kill the worker and everything it started; return once the worker is reaped."""
+        """Kill the worker and everything it started, and remove what its user of its own left
+        in the shared folders; return once the worker is reaped."""
         if self.proc is None:
             return
-        procs.kill_worker(self.proc, self.token)
+        with self._kill_lock:
+            if self._watchdog is not None:
+                self._watchdog.close()
+            own = users.own(self.uid)
+            procs.kill_worker(self.proc, self.token, self.uid if own else None, self.cgroup)
+            if own:
+                users.sweep(self.uid, keep=Path(self._home.name) if self._home else None)
         # Closing a stream waits for the thread reading (or writing) it, which waits for every
         # process holding the pipe, and one may have escaped the kill: close them aside.
         threading.Thread(target=_close_streams, args=(self.proc,), daemon=True).start()
@@ -183,6 +276,9 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
         self.kill()
+        if self.cgroup is not None:
+            cgroup.remove(self.cgroup)
+            self.cgroup = None
         if self._home is not None:
             self._home.cleanup()
             self._home = None
@@ -245,7 +341,7 @@ class Worker:
             exited = self._exits_within(5)
             self.kill()  # also what it left behind, while its process group is still its own
             code = self.proc.returncode if exited else None
-            return self._failure("died", _describe_exit(code), mark)
+            return self._failure("died", self._stopped_for or self._exit_reason(code), mark)
         if isinstance(item, wire.WireError):
             self.kill()
             return self._failure("protocol", f"the worker sent a malformed reply: {item}", mark)
@@ -268,6 +364,15 @@ class Worker:
             header.get("error"),
             self._output.since(mark),
         )
+
+    def _exit_reason(self, code: int | None) -> str:
+        if self.cgroup is not None and cgroup.out_of_memory(self.cgroup):
+            memory = self._limits().memory
+            return (
+                f"the worker ran out of memory: its processes together may hold "
+                f"{memory / (1 << 30):g} GiB, shared memory and files in /tmp included"
+            )
+        return _describe_exit(code)
 
     def _exits_within(self, timeout: float) -> bool:
         """Whether the worker exits within `timeout`; it is not reaped (see procs.py)."""

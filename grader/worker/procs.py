@@ -7,14 +7,17 @@ environment (`TOKEN_VARIABLE`). Killing it means SIGKILL, until none is left, fo
   cannot have been reused);
 - its descendants, found through the parent pids in /proc (same condition);
 - every process whose environment still carries the token: a daemon that double-forked and
-  called setsid() is no longer a descendant nor in the group, but it inherited the token.
+  called setsid() is no longer a descendant nor in the group, but it inherited the token;
+- where the worker runs as a user of its own (the fallback, as root: see `users.py`), every
+  process of that user, and where it has a cgroup (`cgroup.py`), every process in it: these
+  catch even a process that left the session and replaced its environment.
 
 Under bubblewrap this is belt and braces: the sandbox's first process carries the token, and
 killing it ends its PID namespace and everything inside. Without bubblewrap it is what keeps
-background processes from outliving grading; a process that both leaves the session and
-replaces its environment (exec with a new one) escapes it, which is why bubblewrap is the
-level to grade untrusted code with. Without /proc (macOS, Windows) only the process group
-is killed.
+background processes from outliving grading; there, with neither a user nor a cgroup of its
+own (the grader not root), a process that both leaves the session and replaces its
+environment (exec with a new one) escapes it, which is why bubblewrap is the level to grade
+untrusted code with. Without /proc (macOS, Windows) only the process group is killed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+
+from grader.worker import cgroup
 
 TOKEN_VARIABLE = "ATTENTION_GRADER_WORKER"
 PROC = Path("/proc")
@@ -50,8 +55,44 @@ def _carries(pid: str, needle: bytes) -> bool:
     return needle in environ.split(b"\0")
 
 
-def _targets(root: int | None, token: str) -> set[int]:
-    """Live (non-zombie) processes to kill: descendants of `root` and the token's carriers."""
+def _runs_as(pid: str, uid: int) -> bool:
+    """Whether any of the process's user ids (real, effective, saved, filesystem) is `uid`."""
+    try:
+        for line in (PROC / pid / "status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return str(uid) in line.split()[1:]
+    except OSError:
+        pass
+    return False
+
+
+def runs_as(uid: int) -> set[int]:
+    """The live processes running as user `uid`."""
+    return {
+        int(e)
+        for e in os.listdir(PROC)
+        if e.isdigit() and (stat := _stat(e)) is not None and stat[1] != "Z" and _runs_as(e, uid)
+    }
+
+
+def worker_processes(root: int, token: str, uid: int | None = None) -> set[int]:
+    """The live processes of a worker: `root` and its descendants, the carriers of its
+    `token` and, if given, the processes of its own user `uid`."""
+    return _targets(root, token, uid) if PROC.is_dir() else set()
+
+
+def _descendants(root: int, parents: dict[int, int]) -> set[int]:
+    found, grew = {root}, True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grew = bool(children)
+    return found
+
+
+def _targets(root: int | None, token: str, uid: int | None = None) -> set[int]:
+    """Live (non-zombie) processes to kill: descendants of `root`, the token's carriers and,
+    if `uid` is given, that user's processes."""
     needle = f"{TOKEN_VARIABLE}={token}".encode()
     parents: dict[int, int] = {}
     found: set[int] = set()
@@ -62,21 +103,20 @@ def _targets(root: int | None, token: str) -> set[int]:
         if stat is None or stat[1] == "Z":
             continue
         parents[int(entry)] = stat[0]
-        if _carries(entry, needle):
+        if _carries(entry, needle) or (uid is not None and _runs_as(entry, uid)):
             found.add(int(entry))
     if root is not None:
-        tree = {root}
-        grew = True
-        while grew:
-            children = {pid for pid, parent in parents.items() if parent in tree} - tree
-            tree |= children
-            grew = bool(children)
-        found |= tree & set(parents)
+        found |= _descendants(root, parents) & set(parents)
     return found
 
 
-def kill_worker(proc: subprocess.Popen, token: str) -> None:
-    """SIGKILL `proc`, its group, its descendants and every carrier of `token`; then reap it."""
+def kill_worker(
+    proc: subprocess.Popen, token: str, uid: int | None = None, group: Path | None = None
+) -> None:
+    """SIGKILL `proc`, its group, its descendants, every carrier of `token` and, when given,
+    every process of user `uid` and of cgroup `group`; then reap it."""
+    if group is not None:
+        cgroup.kill(group)
     for _ in range(ROUNDS):
         unreaped = proc.returncode is None
         if unreaped:
@@ -85,7 +125,11 @@ def kill_worker(proc: subprocess.Popen, token: str) -> None:
                     os.killpg(proc.pid, KILL)
             with contextlib.suppress(OSError):
                 proc.kill()
-        targets = _targets(proc.pid if unreaped else None, token) if PROC.is_dir() else set()
+        targets = set()
+        if PROC.is_dir():
+            targets = _targets(proc.pid if unreaped else None, token, uid)
+        if group is not None:
+            targets |= cgroup.members(group)
         for pid in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, KILL)

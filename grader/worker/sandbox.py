@@ -9,16 +9,28 @@ subprocess. Every report names the level that graded it.
           so no solutions/, fixtures/ or tests/; no home folders, no /etc;
         - its own PID namespace (killing the sandbox kills every process in it), and its own
           network (only a loopback: no connection leaves), IPC and UTS namespaces;
-        - uid and gid 65534 ("nobody") with no capabilities and a cleared environment;
-        - limits (`Limits`) set by `confine.py` before any learner code runs.
+        - uid and gid 65534 ("nobody") with no capabilities and a cleared environment, and
+          no user namespace of its own to make (so no tmpfs of its own to mount);
+        - limits (`Limits`) set by `confine.py` before any learner code runs; /tmp is a tmpfs
+          of bounded size, and everything else it sees is read-only.
     subprocess   (the fallback: macOS, Windows, containers without namespaces, or asked for)
         - the same cleared environment, limits, private working folder and per-call deadlines;
         - its own session and process group, killed as a whole, and a sweep that kills any
-          process still carrying the worker's token (see `procs.py`).
-        It does NOT hide files (learner code can read anything the grader's user can read,
-        solutions/ included), cut the network, or change the user; a process that leaves the
-        session and replaces its environment can outlive grading. Grade untrusted code with
-        bubblewrap.
+          process still carrying the worker's token (see `procs.py`);
+        - when the judge runs as root (Gradescope's containers): a user of its own, with no
+          groups (`users.py`), for whom the kit's solutions/, tests/, fixtures/ and .git are
+          closed (`secrecy.py`), killed and cleaned up by uid, its files watched
+          (`watchdog.py`). Where another user cannot run the grader's Python at all (one
+          installed under /root, say), it stays root, and the report says so.
+        It does NOT hide the machine's other readable files or cut the network, and as the
+        grader's own user (not root) it can read and write what the grader can, solutions/
+        included, and a process that leaves the session and replaces its environment can
+        outlive grading. Grade untrusted code with bubblewrap.
+
+Memory: each worker gets a memory cgroup where the judge can make one (`cgroup.py`: all its
+processes together, shared memory and tmpfs files included); everywhere, rlimits bound each
+process (RLIMIT_DATA for the heap, RLIMIT_AS for every mapping, shared ones included), and
+without a cgroup the judge's watchdog adds up its processes' memory.
 
 GPU: where /dev/nvidia* exist, the sandbox also gets /dev/nvidiactl, /dev/nvidia-uvm,
 /dev/nvidia-uvm-tools and /dev/nvidia0..N (device binds, nothing else of /dev), so speed
@@ -39,9 +51,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from grader import paths
-from grader.worker import confine
-from grader.worker.launch import KIT_PARENT, SANDBOXED_SUBMISSION, SUBMISSION, worker_env
+from grader.worker import cgroup, confine, secrecy
+from grader.worker.launch import (
+    CGROUP,
+    KIT_PARENT,
+    SANDBOXED_SUBMISSION,
+    SUBMISSION,
+    USER,
+    worker_env,
+)
 
 CHOICES = ("auto", "sandbox", "subprocess")
 SANDBOX_UID = 65534  # "nobody"
@@ -58,17 +79,29 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker process (rlimits; children inherit them)."""
+    """Resource limits of one worker: the rlimits of each of its processes (children inherit
+    them), and what the judge bounds around it (its cgroup, the sandbox's /tmp, the watchdog).
+    """
 
-    memory: int = 4 << 30  # bytes of heap and anonymous memory (RLIMIT_DATA; not RLIMIT_AS,
-    #                        which torch's address-space reservations exceed at import)
+    memory: int = 4 << 30  # bytes it may hold: with a cgroup, all its processes together,
+    #   shared memory and tmpfs files included; without one, each process's heap (RLIMIT_DATA)
+    #   and, summed over its processes, the watchdog's limit
     cpu_seconds: int = 600  # CPU time over the worker's life: a backstop to the deadlines
     file_size: int = 64 << 20  # largest file it may write
     open_files: int = 512
-    processes: int = 256  # processes and threads, per sandbox (none without a sandbox)
+    processes: int = 256  # processes and threads, per sandbox or per user of its own
+    tmp_size: int = 256 << 20  # the sandbox's /tmp, a tmpfs: RAM outside any process
+    disk: int = 1 << 30  # bytes of files a worker running as a user of its own may hold
+    disk_files: int = 10_000  # and how many (its home and the shared temporary folders)
+
+    def address_space(self) -> int | None:
+        """RLIMIT_AS: `memory` plus the address space torch reserves without using it, so that
+        shared mappings (which RLIMIT_DATA does not count) are bounded too. None where a GPU
+        is present: CUDA reserves address space in proportion to the device's memory."""
+        return None if gpu_devices() else self.memory + torch_reserve()
 
     def rlimits(self) -> dict[str, int]:
-        return {
+        limits = {
             "RLIMIT_DATA": self.memory,
             "RLIMIT_CPU": self.cpu_seconds,
             "RLIMIT_FSIZE": self.file_size,
@@ -76,13 +109,34 @@ class Limits:
             "RLIMIT_NPROC": self.processes,
             "RLIMIT_CORE": 0,
         }
+        if (space := self.address_space()) is not None:
+            limits["RLIMIT_AS"] = space
+        return limits
 
-    def describe(self, processes: bool = True) -> str:
+    def describe(self, processes: bool = True, group: bool = False, tmp: bool = False) -> str:
+        """The limits in words; `group`: the worker has a memory cgroup; `tmp`: a sized /tmp."""
+        space = self.address_space()
+        memory = f"memory {_size(self.memory)} " + (
+            "for all its processes (a cgroup)"
+            if group
+            else "for all its processes (the judge's watchdog) and per process"
+            + (f" (address space {_size(space)})" if space else " (no address-space limit: GPU)")
+        )
         return (
-            f"memory {_size(self.memory)}, CPU {self.cpu_seconds} s, "
-            f"files {_size(self.file_size)}, {self.open_files} open files, "
+            memory
+            + (f", /tmp {_size(self.tmp_size)}" if tmp else "")
+            + f", CPU {self.cpu_seconds} s, files {_size(self.file_size)}, "
+            f"{self.open_files} open files, "
             + (f"{self.processes} processes" if processes else "no process limit")
         )
+
+
+def torch_reserve() -> int:
+    """Address space torch reserves without using it, rounded up with room to spare: measured
+    at 0.6 to 0.7 GiB for the CPU build (torch 2.13), 3.0 to 3.4 GiB for CUDA builds without
+    a GPU (torch 2.1.2+cu121, 2.14.1+cu130), which fail to import below 3 GiB."""
+    cpu_only = torch.version.cuda is None and getattr(torch.version, "hip", None) is None
+    return 1 << 30 if cpu_only else 4 << 30
 
 
 def _size(n: int) -> str:
@@ -119,31 +173,55 @@ def _system_binds() -> list[str]:
     return args + ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
 
 
-def bwrap_command(submission: str | None, threads: int) -> list[str]:
+@functools.cache
+def _bwrap_help() -> str:
+    try:
+        done = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout + done.stderr
+
+
+def bwrap_supports(option: str) -> bool:
+    """Whether this machine's bwrap has `option` (--size: 0.6?; --disable-userns: 0.8)."""
+    return f"{option} " in _bwrap_help()
+
+
+def bwrap_command(
+    submission: str | None, threads: int, tmp_size: int = Limits.tmp_size
+) -> list[str]:
     """The bwrap command line up to and including `--`; the `submission` folder (or the
     placeholder `launch.SUBMISSION`) appears inside at `launch.SANDBOXED_SUBMISSION`.
 
     As root, bwrap sets the namespaces up itself and keeps only the capabilities to change
     user, which confine.py uses at once to become uid 65534 for real (then in a user
-    namespace of its own, so the process limit counts this sandbox alone). Otherwise bwrap
-    makes the user namespace, with uid 65534 inside standing for the grader's uid outside.
+    namespace of its own, so the process limit counts this sandbox alone, and which may hold
+    no further one). Otherwise bwrap makes the user namespace, with uid 65534 inside
+    standing for the grader's uid outside, and forbids further ones (--disable-userns).
+    /tmp is a tmpfs of `tmp_size` bytes; the rest (the root, /dev) is made read-only last.
     """
     kit = KIT_PARENT / "grader"
     readable = [*python_roots(), kit]
     exposed = [r for r in readable if paths.SOLUTIONS.resolve().is_relative_to(r)]
     if exposed:
         raise SandboxError(f"binding {exposed[0]} would expose the solutions")
-    args = ["bwrap", "--die-with-parent", "--new-session", "--clearenv"]
+    bwrap = shutil.which("bwrap") or "bwrap"  # a full path: confine.py may exec it (no PATH)
+    args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
     args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     args += ["--unshare-cgroup-try"]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        if bwrap_supports("--disable-userns"):
+            args += ["--disable-userns"]
     for name, value in worker_env(SANDBOX_HOME, threads).items():
         args += ["--setenv", name, value]
     args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777"]
+    if bwrap_supports("--size"):
+        args += ["--size", str(tmp_size)]
+    args += ["--tmpfs", SANDBOX_HOME]
     for device in gpu_devices():
         args += ["--dev-bind", device, device]
     # After the /tmp tmpfs, or it would hide binds below /tmp (the submission's copy is there).
@@ -153,6 +231,7 @@ def bwrap_command(submission: str | None, threads: int) -> list[str]:
         args += ["--ro-bind", str(path), str(path)]
     if submission:
         args += ["--ro-bind", str(submission), SANDBOXED_SUBMISSION]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]  # writable tmpfs both, without a size
     return args + ["--chdir", SANDBOX_HOME, "--"]
 
 
@@ -167,21 +246,35 @@ def _folders_above(binds: list[Path]) -> list[Path]:
     )
 
 
-def confine_command(limits: Limits, user: int | None) -> list[str]:
-    """confine.py's command line. Outside a sandbox (`user` None) it sets no process limit:
-    without a user namespace of its own, RLIMIT_NPROC would count every process of the
-    grader's user (and, for root, nothing)."""
-    rlimits = limits.rlimits()
-    if user is None:
-        del rlimits["RLIMIT_NPROC"]
-    spec: dict = {"limits": rlimits}
+def confine_command(
+    limits: Limits | None, user: int | str | None, group: str | None = None, strict: bool = False
+) -> list[str]:
+    """confine.py's command line: join cgroup `group` (a path, or `launch.CGROUP`), become
+    `user` (a uid, or `launch.USER`; as root only), set `limits`. Without a user (the
+    grader's own) it sets no process limit: without a user namespace of its own, RLIMIT_NPROC
+    would count every process of the grader's user (and, for root, nothing); it enters a
+    user namespace of its own where it can, which then may hold no further one (`strict`:
+    or the worker does not start, as in the sandbox)."""
+    spec: dict = {}
+    if group is not None:
+        spec["cgroup"] = group
+    if limits is not None:
+        rlimits = limits.rlimits()
+        if user is None:
+            del rlimits["RLIMIT_NPROC"]
+            spec["userns"] = os.geteuid() != 0 if hasattr(os, "geteuid") else False
+        spec["limits"] = rlimits
     if user is not None:
         spec["user"] = user
+    if strict:
+        spec["strict"] = True
     return [sys.executable, "-I", "-S", confine.__file__, json.dumps(spec, separators=(",", ":"))]
 
 
 def sandbox_prefix(submission: str | None, threads: int, limits: Limits) -> list[str]:
-    return bwrap_command(submission, threads) + confine_command(limits, SANDBOX_UID)
+    return bwrap_command(submission, threads, limits.tmp_size) + confine_command(
+        limits, SANDBOX_UID, strict=True
+    )
 
 
 # -- choosing -------------------------------------------------------------------------------
@@ -223,36 +316,79 @@ def choose(choice: str = "auto") -> str:
     return "subprocess"
 
 
+def _root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def own_user_problem() -> str:
+    """Why a worker at the fallback cannot run as a user of its own here; "" when it can (the
+    judge is root, and another user can run its Python and read the kit's grader/)."""
+    if not _root():
+        return "the grader is not root"
+    if not sys.platform.startswith("linux"):
+        return f"not on {sys.platform}"
+    return secrecy.unreachable()
+
+
 def label(level: str, limits: Limits, choice: str = "auto") -> str:
     """The isolation line every report carries."""
     if level == "bubblewrap":
         gpu = ", GPU devices" if gpu_devices() else ""
+        group, tmp = cgroup.parent() is not None, bwrap_supports("--size")
         return (
             f"bubblewrap (private read-only filesystem, no network, own PID namespace, "
-            f"uid {SANDBOX_UID}{gpu}; limits: {limits.describe()})"
+            f"uid {SANDBOX_UID}{gpu}; limits: {limits.describe(group=group, tmp=tmp)})"
         )
     why = "as asked" if choice == "subprocess" else bubblewrap_problem() or "as asked"
     if sys.platform == "win32":
         return f"subprocess (no sandbox: {why}; no limits; the worker sees the grader's files)"
+    if not _root():
+        return (
+            f"subprocess (no sandbox: {why}; the worker sees the grader's files and network as "
+            f"uid {os.getuid()}; limits: {limits.describe(processes=False)}; whole process "
+            "tree killed)"
+        )
+    group = cgroup.parent() is not None
+    if problem := own_user_problem():
+        return (
+            f"subprocess (no sandbox: {why}; the worker runs as root, as {problem} (no other "
+            "user could run the grader's Python), so it can read and write the grader's files, "
+            "solutions/ included, and use the network; limits: "
+            f"{limits.describe(processes=False, group=group)}; whole process tree killed)"
+        )
     return (
-        f"subprocess (no sandbox: {why}; the worker sees the grader's files and network as "
-        f"uid {os.getuid()}; limits: {limits.describe(processes=False)}; whole process tree "
-        "killed)"
+        f"subprocess (no sandbox: {why}; the worker runs as a user of its own with no groups, "
+        "for whom the kit's solutions/, tests/ and fixtures/ are closed, but sees the "
+        f"machine's other readable files and its network; limits: "
+        f"{limits.describe(group=group)}, {_size(limits.disk)} of files in all; whole process "
+        "tree killed)"
     )
 
 
 def configure(options):
     """A copy of the engine's `options` whose `wrap` runs every worker at the isolation level
-    `options.sandbox_mode` asks for, and whose `isolation` names it for the reports."""
+    `options.sandbox_mode` asks for, and whose `isolation` names it for the reports. At the
+    fallback as root, the worker runs as a user of its own where it can, and the kit's
+    secrets are closed to other users first (`secrecy.lock_kit`)."""
     level = choose(options.sandbox_mode)
+    limits = options.limits
+    group = CGROUP if cgroup.parent() is not None else None
     if level == "bubblewrap":
-        prefix = sandbox_prefix(SUBMISSION, options.threads, options.limits)
+        prefix = sandbox_prefix(SUBMISSION, options.threads, limits)
+        if group:  # joined outside the sandbox, which shows no /sys
+            prefix = [*confine_command(None, None, group), *prefix]
     elif sys.platform == "win32":
         prefix = []
+    elif not _root():  # the worker could change a cgroup of its own user's
+        prefix = confine_command(limits, None)
+    elif own_user_problem():
+        prefix = confine_command(limits, None, group)
     else:
-        prefix = confine_command(options.limits, None)
+        if still_open := secrecy.lock_kit():
+            raise SandboxError(f"cannot close {still_open[0]} to other users (chmod go-rwx)")
+        prefix = confine_command(limits, USER, group)
     return dataclasses.replace(
         options,
         wrap=[*options.wrap, *prefix],
-        isolation=label(level, options.limits, options.sandbox_mode),
+        isolation=label(level, limits, options.sandbox_mode),
     )
