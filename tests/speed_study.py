@@ -1,20 +1,26 @@
 """How robust are the CPU speed checks? Run them many times and print the ratio distributions.
 
     python tests/speed_study.py [--runs 20] [--busy]
+    python tests/speed_study.py --batch 5 [--jobs 2] [--busy]
 
 For each submission (the reference, the three correct styles in tests/submissions/, and three
 slow-but-correct ones: a loop over heads, over tokens, over rows) it runs each speed check
 `--runs` times in one grading session (warm workers, as a real grading is) and prints, per
 check, how many runs passed and the min / median / max of the median-of-rounds ratio.
-`--busy` keeps the other core busy with a spinning process meanwhile. The README's "Speed"
-table comes from this script; tests/test_speed.py checks the same cases a few times.
+`--busy` keeps the other core busy with a spinning process meanwhile. `--batch N` grades N
+copies of each submission with `attention-grade batch --jobs J --no-hidden` instead (whole
+gradings, J of them at once, as a class is graded) and prints the same table from their
+grading.json files. The README's "Speed" table comes from this script; tests/test_speed.py
+checks the same cases a few times.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,7 +33,15 @@ from conftest import copy_solutions  # noqa: E402
 from test_speed import HEAD_LOOP, MHA_SPLIT_TO_END, ROW_LOOP  # noqa: E402
 
 from grader import paths  # noqa: E402
+from grader.batch import main as batch  # noqa: E402
 from grader.judge.engine import Grading, Options  # noqa: E402
+
+EXERCISES = ("attention_scores", "CausalAttention", "MultiHeadAttention")
+SLOWED = {  # the exercise each slow submission slows down
+    "loop over rows": "attention_scores",
+    "loop over tokens": "CausalAttention",
+    "loop over heads": "MultiHeadAttention",
+}
 
 TOKEN_LOOP = """        outputs = []
         for t in range(num_tokens):  # one query token at a time
@@ -66,6 +80,11 @@ def spin() -> None:
         pass
 
 
+def ratio_of(result) -> float | None:
+    found = re.search(r"per call: ([0-9.]+)x", result.note or result.problem)
+    return float(found.group(1)) if found else None
+
+
 def study(name: str, folder: Path, runs: int, only: tuple[str, ...]) -> list[tuple]:
     rows = []
     for exercise in only:
@@ -74,13 +93,59 @@ def study(name: str, folder: Path, runs: int, only: tuple[str, ...]) -> list[tup
             ratios, passed = [], 0
             for _ in range(runs):
                 result = grading.run(step)
-                text = result.note or result.problem
-                found = re.search(r"per call: ([0-9.]+)x", text)
-                if found:
-                    ratios.append(float(found.group(1)))
+                if (ratio := ratio_of(result)) is not None:
+                    ratios.append(ratio)
+                elif result.status != "passed":
+                    print(f"  {name} {exercise}: {result.status}: {result.problem[:200]}")
                 passed += result.status == "passed"
             rows.append((name, exercise, passed, runs, ratios))
             print(f"{name:18s} {exercise:20s} passed {passed}/{runs}  ratios {ratios}", flush=True)
+    return rows
+
+
+def submissions(root: Path) -> dict[str, Path]:
+    found = {"reference": paths.SOLUTIONS}
+    found.update(
+        {s: HERE / "submissions" / s for s in ("einsum_style", "functional_style", "book_style")}
+    )
+    found.update(slow_submissions(root))
+    return found
+
+
+def session_study(root: Path, runs: int) -> list[tuple]:
+    rows = []
+    for name, folder in submissions(root).items():
+        rows += study(name, folder, runs, (SLOWED[name],) if name in SLOWED else EXERCISES)
+    return rows
+
+
+def batch_study(root: Path, copies: int, jobs: int) -> list[tuple]:
+    """`copies` of every submission graded by `attention-grade batch --jobs jobs`."""
+    folders = submissions(root / "made")
+    inbox = root / "inbox"
+    for name, folder in folders.items():
+        for k in range(copies):
+            target = inbox / f"{name.replace(' ', '_')}-{k}"
+            shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+    batch([str(inbox), "--out", str(root / "out"), "--jobs", str(jobs), "--no-hidden", "-q"])
+    found: dict[tuple[str, str], list] = {}
+    for path in (root / "out").glob("*/grading.json"):
+        record = json.loads(path.read_text())
+        name = record["id"].rsplit("-", 1)[0].replace("_", " ").replace(" style", "_style")
+        for result in (record["report"] or {}).get("results", []):
+            if result["check"] == "speed_cpu":
+                text = result["note"] or result["problem"]
+                ratio = re.search(r"per call: ([0-9.]+)x", text)
+                entry = found.setdefault((name, result["exercise"]), [0, 0, []])
+                entry[0] += result["status"] == "passed"
+                entry[1] += 1
+                if ratio:
+                    entry[2].append(float(ratio.group(1)))
+    rows = []
+    for name in folders:
+        for exercise in (SLOWED[name],) if name in SLOWED else EXERCISES:
+            passed, runs, ratios = found.get((name, exercise), [0, 0, []])
+            rows.append((name, exercise, passed, runs, ratios))
     return rows
 
 
@@ -88,38 +153,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--busy", action="store_true", help="keep the other core busy meanwhile")
+    parser.add_argument("--batch", type=int, metavar="N", help="grade N copies of each in a batch")
+    parser.add_argument("--jobs", type=int, default=2, help="the batch's --jobs (default 2)")
     args = parser.parse_args()
     spinner = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
     if spinner:
         spinner.start()
-    exercises = ("attention_scores", "CausalAttention", "MultiHeadAttention")
-    rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            correct = {"reference": paths.SOLUTIONS}
-            correct.update(
-                {
-                    s: HERE / "submissions" / s
-                    for s in ("einsum_style", "functional_style", "book_style")
-                }
-            )
-            for name, folder in correct.items():
-                rows += study(name, folder, args.runs, exercises)
-            slow = slow_submissions(Path(tmp))
-            rows += study(
-                "loop over rows", slow["loop over rows"], args.runs, ("attention_scores",)
-            )
-            rows += study(
-                "loop over tokens", slow["loop over tokens"], args.runs, ("CausalAttention",)
-            )
-            rows += study(
-                "loop over heads", slow["loop over heads"], args.runs, ("MultiHeadAttention",)
-            )
+            if args.batch:
+                rows = batch_study(Path(tmp), args.batch, args.jobs)
+            else:
+                rows = session_study(Path(tmp), args.runs)
     finally:
         if spinner:
             spinner.terminate()
+            spinner.join()
+    how = f"batch --jobs {args.jobs}" if args.batch else "one session"
     print(
-        f"\n| submission | check | passed | ratio min | median | max |  ({'other core busy' if args.busy else 'idle'})"
+        f"\n| submission | check | passed | ratio min | median | max |  ({how}, "
+        f"{'other core busy' if args.busy else 'idle'})"
     )
     print("|---|---|---|---|---|---|")
     for name, exercise, passed, runs, ratios in rows:

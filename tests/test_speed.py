@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from grader import paths
 from grader.bench import main as bench
+from grader.judge import cputime
 from grader.judge.engine import Options, grade
+from grader.judge.speed import Offsets
 from grader.report.results import FAILED, PASSED, SKIPPED, TIMEOUT
 
 MHA_SPLIT_TO_END = (
@@ -50,6 +54,8 @@ def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device():
         "the reference's" in results["speed_cpu"].note
         and "median of 7 rounds" in results["speed_cpu"].note
     )
+    if sys.platform.startswith("linux"):
+        assert "of CPU time per call" in results["speed_cpu"].note
     if not torch.cuda.is_available():
         assert results["speed_cuda"].status == SKIPPED and results["speed_cuda"].max_points == 0
     assert report.device.startswith("cpu")
@@ -115,6 +121,48 @@ def test_speed_is_skipped_without_the_reference():
     report = grade(paths.SOLUTIONS, Options(only="CausalAttention", use_solutions=False))
     result = speed_results(report, "CausalAttention")["speed_cpu"]
     assert result.status == SKIPPED and "attention-grade bench" in result.note
+
+
+# A process that forks a child burning 0.3 s of CPU time, reaps it, and waits to be read.
+PARENT_OF_A_BURNER = """import os, sys, time
+if os.fork() == 0:
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    os._exit(0)
+os.wait()
+sys.stdout.write("done\\n")
+sys.stdout.flush()
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(not cputime.PROC.is_dir(), reason="needs /proc")
+def test_cpu_time_counts_the_work_of_a_child_that_has_ended():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PARENT_OF_A_BURNER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        before = cputime.snapshot(cputime.tree(proc.pid))
+        assert proc.stdout.readline() == "done\n"
+        after = cputime.snapshot(cputime.tree(proc.pid))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert 0.25 < cputime.used(before, after) < 5
+
+
+def test_cpu_time_never_goes_back_when_a_process_leaves():
+    before = {(1, 10): 5.0, (2, 20): 1.0}
+    after = {(1, 10): 5.5, (3, 30): 0.25}  # 2 ended (reaped outside), 3 is new
+    assert cputime.used(before, after) == 0.75
+
+
+def test_no_two_timed_calls_share_an_offset_difference():
+    offsets = Offsets(span=100)
+    pairs = offsets.draw(50) + offsets.draw(50)
+    assert len({a - b for a, b in pairs}) == 100
+    assert all(0 <= a <= 100 and 0 <= b <= 100 for a, b in pairs)
 
 
 @pytest.mark.gpu
