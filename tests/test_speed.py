@@ -14,7 +14,7 @@ from grader.bench import main as bench
 from grader.judge import cputime
 from grader.judge.engine import Options, grade
 from grader.judge.speed import Offsets
-from grader.report.results import FAILED, PASSED, SKIPPED, TIMEOUT
+from grader.report.results import FAILED, PASSED, SKIPPED
 
 MHA_SPLIT_TO_END = (
     "        # Split the last dim: (b, num_tokens, d_out) -> (b, num_tokens, num_heads, head_dim)\n"
@@ -112,9 +112,9 @@ def test_patching_the_clock_in_the_worker_changes_nothing(submission):
     )
     report = grade(sub, Options(only="MultiHeadAttention", hidden=False))
     result = speed_results(report, "MultiHeadAttention")["speed_cpu"]
-    # With frozen clocks the worker asks for the most repetitions; the loop is then either
-    # timed by the judge and too slow, or runs past the deadline. Never a pass.
-    assert result.status in (FAILED, TIMEOUT) and result.points == 0
+    # The worker keeps no clock and the judge decides the repetitions: the loop is measured
+    # from outside and too slow.
+    assert result.status == FAILED and result.points == 0 and "too slow" in result.problem
 
 
 def test_speed_is_skipped_without_the_reference():
