@@ -300,3 +300,23 @@ def test_a_worker_cgroup_gets_the_memory_limit_and_no_swap(tmp_path):
     assert (group / "memory.limit_in_bytes").read_text() == str(1 << 30)
     (group / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
     assert not cgroup.out_of_memory(group)
+
+
+@pytest.mark.skipif(cgroup.parent() is None, reason="cannot make memory cgroups here")
+def test_a_dead_judges_cgroups_are_swept_by_the_next_one():
+    """A judge killed before it could clean up (a batch's judge process, say) leaves worker
+    cgroups behind; the next cgroup made anywhere removes them."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    stale = cgroup.parent().path / f"{cgroup.PREFIX}{int(gone.stdout)}-deadbeef"
+    stale.mkdir()
+    try:
+        fresh = cgroup.create(64 << 20)
+        cgroup.remove(fresh)
+        assert not stale.exists(), "the dead judge's cgroup was left behind"
+    finally:
+        cgroup.remove(stale)

@@ -157,7 +157,38 @@ def create(memory: int) -> Path:
     where = parent()
     if where is None:
         raise OSError(problem())
+    sweep_stale(where)
     return _make(where, memory, f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def _maker(name: str) -> int | None:
+    """The pid of the judge process that made the cgroup `name` (None if not one of ours)."""
+    if not name.startswith(PREFIX):
+        return None
+    rest = name[len(PREFIX) :].removeprefix("probe-")
+    pid = rest.partition("-")[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(where: Parent) -> None:
+    """Kill and remove the worker cgroups whose judge process is gone (a judge killed before
+    it could clean up, in a batch, say): kernel objects must not outlive their grading."""
+    with contextlib.suppress(OSError):
+        for group in where.path.iterdir():
+            pid = _maker(group.name)
+            if pid is not None and pid != os.getpid() and not _alive(pid):
+                kill(group)
+                remove(group)
 
 
 def procs_file(group: Path) -> str:
