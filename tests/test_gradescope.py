@@ -43,9 +43,17 @@ def _broken(dest: Path) -> Path:
     return dest
 
 
-def run_autograder(zip_path: Path, submission: Path, root: Path, args: str = "") -> dict:
+def run_autograder(
+    zip_path: Path,
+    submission: Path,
+    root: Path,
+    args: str = "",
+    seed: int = SEED,
+    timeout: float = 900,
+) -> dict:
     """Unpack the zip into ROOT/source, copy `submission` (a folder's files, or one file) into
-    ROOT/submission, run run_autograder and return results.json."""
+    ROOT/submission, write Gradescope's submission_metadata.json, run run_autograder and
+    return results.json."""
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(root / "source")
     (root / "source" / "run_autograder").chmod(0o755)
@@ -54,11 +62,12 @@ def run_autograder(zip_path: Path, submission: Path, root: Path, args: str = "")
     else:
         (root / "submission").mkdir(parents=True)
         shutil.copy(submission, root / "submission")
+    (root / "submission_metadata.json").write_text('{"users": [{"email": "a@example.org"}]}')
     env = {
         **os.environ,
         "AUTOGRADER_ROOT": str(root),
         "ATTENTION_KIT_PYTHON": sys.executable,
-        "ATTENTION_KIT_SEED": str(SEED),
+        "ATTENTION_KIT_SEED": str(seed),
         "ATTENTION_KIT_ARGS": args,
     }
     done = subprocess.run(
@@ -67,7 +76,7 @@ def run_autograder(zip_path: Path, submission: Path, root: Path, args: str = "")
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((root / "results" / "results.json").read_text())

@@ -228,30 +228,11 @@ def test_the_hunt_finds_the_solutions_where_the_worker_stays_root(tmp_path, monk
 def run_autograder(root: Path, submission: Path, args: str) -> dict:
     """Build the autograder zip, unpack it into ROOT/source as Gradescope does, and run
     run_autograder (as this process's user) on `submission`; return results.json."""
+    from test_gradescope import run_autograder as run
+
     zip_path = root.parent / "autograder.zip"
     assert main(["gradescope", str(zip_path)]) == 0
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(root / "source")
-    (root / "source" / "run_autograder").chmod(0o755)
-    shutil.copytree(submission, root / "submission")
-    (root / "submission_metadata.json").write_text('{"users": [{"email": "a@example.org"}]}')
-    env = {
-        **os.environ,
-        "AUTOGRADER_ROOT": str(root),
-        "ATTENTION_KIT_PYTHON": sys.executable,
-        "ATTENTION_KIT_SEED": str(SEED),
-        "ATTENTION_KIT_ARGS": args,
-    }
-    done = subprocess.run(
-        [str(root / "source" / "run_autograder")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((root / "results" / "results.json").read_text())
+    return run(zip_path, submission, root, args, seed=SEED, timeout=600)
 
 
 @ROOT_ONLY
