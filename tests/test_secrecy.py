@@ -12,7 +12,6 @@ run_autograder and through otter's autograder. The sandbox passes the same hunt.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -33,6 +32,8 @@ from hostile.confinement import (
     own_user,
     python_for_everyone,
 )
+from test_gradescope import run_autograder as gradescope_run
+from test_otter import _otter, needs_otter
 
 from grader import paths
 from grader.cli import main
@@ -228,11 +229,9 @@ def test_the_hunt_finds_the_solutions_where_the_worker_stays_root(tmp_path, monk
 def run_autograder(root: Path, submission: Path, args: str) -> dict:
     """Build the autograder zip, unpack it into ROOT/source as Gradescope does, and run
     run_autograder (as this process's user) on `submission`; return results.json."""
-    from test_gradescope import run_autograder as run
-
     zip_path = root.parent / "autograder.zip"
     assert main(["gradescope", str(zip_path)]) == 0
-    return run(zip_path, submission, root, args, seed=SEED, timeout=600)
+    return gradescope_run(zip_path, submission, root, args, seed=SEED, timeout=600)
 
 
 @ROOT_ONLY
@@ -266,24 +265,6 @@ def test_gradescope_without_the_sandbox_keeps_the_solutions_secret(
 
 
 # -- otter's autograder ---------------------------------------------------------------------
-
-needs_otter = pytest.mark.skipif(
-    importlib.util.find_spec("otter") is None or importlib.util.find_spec("ipykernel") is None,
-    reason="otter-grader is not installed (pip install -e '.[otter]')",
-)
-
-
-def _otter(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "otter", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
 
 
 @pytest.fixture(scope="module")
