@@ -84,7 +84,9 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and bool(((a == b) | (a.isnan() & b.isnan())).all())
 
 
-def build(lookup, exercises=None) -> dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]]:
+def compute_fixtures(
+    lookup, exercises=None
+) -> dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]]:
     """exercise name -> (tensors, metadata), computed from the reference and its variants."""
     source = FromReference(lookup)
     files = {}
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         exercises = (checks.find(args.only),) if args.only else checks.EXERCISES
     except KeyError as e:
         parser.error(str(e))
-    files = build(lookup, exercises)
+    files = compute_fixtures(lookup, exercises)
     drift = {}
     for name, fresh in files.items():
         path = args.dir / f"{name}.safetensors"

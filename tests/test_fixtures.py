@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from grader import checks, fixtures, paths
+from grader.errors import KitError
 from grader.judge import reference
-from grader.judge.expected import FromFixtures, FromReference, KitError
+from grader.judge.expected import FromFixtures, FromReference
 from grader.rng import Rng, stable_seed
 
 
 def test_committed_fixtures_match_the_solutions():
-    fresh = fixtures.build(reference.load())
+    fresh = fixtures.compute_fixtures(reference.load())
     problems = []
     for name, built in fresh.items():
         problems += fixtures.compare(

@@ -34,7 +34,7 @@ from hostile import (
 
 from grader import paths
 from grader.judge.engine import Options, grade
-from grader.report import gradescope
+from grader.report import gradescope_results
 from grader.report.results import CRASHED, ERROR, TIMEOUT
 from grader.worker import sandbox
 from grader.worker.sandbox import Limits
@@ -108,7 +108,7 @@ def test_a_forged_results_json_never_stands(submission, honest, tmp_path, level)
     report = graded(sub, level, 30)
     if level == "sandbox":  # the worker never even saw the grader's files
         assert not results.exists()
-    gradescope.write(report, results)  # the judge writes after the workers are dead
+    gradescope_results.write(report, results)  # the judge writes after the workers are dead
     time.sleep(0.3)
     assert json.loads(results.read_text())["score"] == report.score == honest["wrong"]
     assert_nothing_left(mark)

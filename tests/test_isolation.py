@@ -12,8 +12,8 @@ import pytest
 from conftest import by_exercise
 
 from grader import paths
+from grader.errors import SubmissionError
 from grader.judge.engine import Options, grade
-from grader.judge.submission import SubmissionError
 from grader.report.results import CRASHED, ERROR, MISSING, NOT_ATTEMPTED, PASSED, TIMEOUT
 
 NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, keepdim=True)"

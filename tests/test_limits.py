@@ -22,7 +22,7 @@ from hostile.confinement import ROOT_ONLY, Uids, assert_left_nothing, memory_by,
 from grader import paths
 from grader.cli import grade_parser, main, options_from
 from grader.judge.engine import DEFAULT_BUDGET, Options, grade
-from grader.report import gradescope
+from grader.report import gradescope_results
 from grader.report.results import TIMEOUT
 from grader.worker import cgroup, sandbox
 from grader.worker.sandbox import Limits
@@ -72,7 +72,7 @@ def graded(sub, level, seconds, tmp_path, limits=SMALL, **kw):
     if level == "subprocess":
         assert "a user of its own" in report.isolation
     path = tmp_path / "results.json"
-    gradescope.write(report, path)
+    gradescope_results.write(report, path)
     results = json.loads(path.read_text())
     assert results["score"] == report.score and len(results["tests"]) > 0
     return report

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from grader import checks, paths
+from grader.errors import SubmissionError
 from grader.integrations import otter, single_file
 from grader.integrations.classroom import learner_max_score
+from grader.judge import unfold
 from grader.judge.engine import Options, grade
-from grader.judge.submission import SubmissionError
 from grader.report.results import FAILED, PASSED, SKIPPED, CheckResult, Report
 
 BROKEN = ("x - x.amax(dim=dim, keepdim=True)", "x - x.amax()")  # one max for the whole tensor
@@ -74,7 +75,7 @@ def test_imports_between_modules_and_of_the_grader_are_left_out_line_for_line():
         "def softmax_naive(x, dim=-1):\n"
         "    return x\n"
     )
-    out = single_file.prepare_script(source).splitlines()
+    out = unfold.prepare_script(source).splitlines()
     assert len(out) == len(source.splitlines())
     assert out[0] == "import torch" and out[6] == "def softmax_naive(x, dim=-1):"
     assert out[1].startswith("pass  # left out by the grader: from .causal_attention")
@@ -98,7 +99,7 @@ def _notebook(cells: list[tuple[str, str]]) -> dict:
 
 
 def test_a_notebook_keeps_its_definitions_and_drops_what_runs():
-    script = single_file.notebook_script(
+    script = unfold.notebook_script(
         _notebook(
             [
                 ("markdown", "# my work"),
@@ -156,7 +157,7 @@ def test_what_cannot_be_a_single_file_submission(tmp_path):
 def test_the_template_is_the_stubs_in_one_file(tmp_path):
     path = tmp_path / "attention.py"
     assert single_file.main(["--template", str(path)]) == 0
-    defined = single_file.defined_exercises(path.read_text())
+    defined = unfold.defined_exercises(path.read_text())
     assert sorted(defined) == sorted(ex.name for ex in checks.EXERCISES)
     out = tmp_path / "modules"
     assert single_file.main([str(path), str(out)]) == 0

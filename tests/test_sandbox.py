@@ -16,8 +16,9 @@ from grader import paths
 from grader.cli import main
 from grader.judge.engine import Options, grade
 from grader.worker import procs, sandbox
-from grader.worker.launch import SANDBOXED_SUBMISSION, Worker, worker_env
+from grader.worker.launch import Worker
 from grader.worker.sandbox import Limits
+from grader.worker.spawn import SANDBOXED_SUBMISSION, worker_env
 
 NO_BWRAP = sandbox.bubblewrap_problem()
 needs_sandbox = pytest.mark.skipif(bool(NO_BWRAP), reason=f"no sandbox here: {NO_BWRAP}")
@@ -76,9 +77,9 @@ def test_every_report_names_its_isolation_level(level, tmp_path):
     report = grade(paths.EXERCISES, Options(only="softmax_naive", hidden=False, sandbox_mode=level))
     assert report.isolation.startswith("bubblewrap (" if level == "sandbox" else "subprocess (")
     assert "memory 4 GiB" in report.isolation
-    from grader.report import gradescope
+    from grader.report import gradescope_results
 
-    assert report.isolation in gradescope.results_json(report)["output"]
+    assert report.isolation in gradescope_results.results_json(report)["output"]
 
 
 @needs_sandbox

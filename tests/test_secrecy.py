@@ -39,7 +39,7 @@ from grader import paths
 from grader.cli import main
 from grader.integrations import otter, single_file
 from grader.judge.engine import Grading, Options, grade
-from grader.report import gradescope
+from grader.report import gradescope_results
 from grader.rng import Rng
 from grader.worker import confine, sandbox, secrecy, users
 
@@ -205,7 +205,7 @@ def test_a_hunt_for_the_solutions_finds_nothing(
     printed = "\n".join(r.printed for r in report.results)
     assert "HUNTED 0 found" in printed and "FOUND" not in printed
     assert report.score <= honest
-    gradescope.write(report, tmp_path / "results.json")
+    gradescope_results.write(report, tmp_path / "results.json")
     assert_no_solution_in(json.loads((tmp_path / "results.json").read_text()))
     assert_nothing_left(mark)
     assert_left_nothing(mark, uids)

@@ -13,7 +13,7 @@ from grader import paths
 from grader.bench import main as bench
 from grader.judge import cputime
 from grader.judge.engine import Options, grade
-from grader.judge.speed import Offsets
+from grader.judge.speed_race import Offsets
 from grader.report.results import FAILED, PASSED, SKIPPED
 
 MHA_SPLIT_TO_END = (

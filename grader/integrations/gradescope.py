@@ -15,7 +15,7 @@ a student may upload, in ROOT/submission:
 - the four modules (simple_attention.py, self_attention.py, causal_attention.py,
   multihead_attention.py), at the top or in a folder (a zip of exercises/ works as well);
 - or one file holding every exercise, `attention.py` or a notebook (see
-  `grader.integrations.single_file`).
+  `grader.judge.unfold`).
 
 Gradescope runs all of it as root, in a container where bubblewrap may be refused. Then the
 worker runs as a user of its own (see grader/worker/users.py), and before grading, `run`
@@ -45,6 +45,7 @@ from pathlib import Path
 
 from grader import paths
 from grader.judge.submission import module_folder
+from grader.judge.unfold import SUFFIXES
 
 # What of the kit goes into the zip (under kit/), and what never does.
 KIT_PARTS = ("grader", "solutions", "fixtures", "exercises", "pyproject.toml", "README.md")
@@ -82,7 +83,7 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, mode: int) -> None:
     zf.writestr(info, data)
 
 
-def build(out: str | Path, kit: str | Path = paths.KIT_ROOT) -> Path:
+def write_autograder_zip(out: str | Path, kit: str | Path = paths.KIT_ROOT) -> Path:
     """Write the autograder zip to `out` and return its path."""
     out, kit = Path(out), Path(kit)
     if not (kit / "solutions").is_dir():
@@ -110,8 +111,6 @@ def resolve(folder: Path) -> Path:
     """What to grade in Gradescope's submission folder: the folder itself when it holds the
     modules, else its one notebook or .py file, else its one .zip; the folder otherwise
     (and the kit then says what it expected)."""
-    from grader.integrations.single_file import SUFFIXES
-
     if not folder.is_dir():
         return folder
     if module_folder(folder) is not None:  # where the kit finds the modules
@@ -198,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.run)
     if not args.out:
         parser.error("give the zip to write, e.g. autograder.zip")
-    out = build(args.out)
+    out = write_autograder_zip(args.out)
     print(f"wrote {out}: upload it as the assignment's autograder (README: Gradescope)")
     return 0
 

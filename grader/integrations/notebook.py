@@ -127,10 +127,8 @@ def check(
     the exercise cannot be found (the reason is shown instead).
     """
     from grader import checks
+    from grader.errors import KitError, SandboxError, SubmissionError
     from grader.judge.engine import Options, grade
-    from grader.judge.expected import KitError
-    from grader.judge.submission import SubmissionError
-    from grader.worker.sandbox import SandboxError
 
     path = find_submission(submission)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from grader.checks.spec import Check, Exercise
-from grader.worker.launch import Reply
+from grader.protocol import Reply
 
 
 def _first_line(error: dict | None) -> tuple[str, str]:

@@ -17,15 +17,17 @@ from pathlib import Path
 import torch
 
 from grader import checks, paths
-from grader.checks.judges import Verdict
+from grader.checks.criteria import Verdict
 from grader.checks.spec import Check, Exercise, where_to_look
 from grader.checks.speed import Speed
+from grader.errors import KitError
 from grader.judge import python_version, reference
 from grader.judge.diagnosis import diagnose
-from grader.judge.expected import FromFixtures, FromReference, KitError
+from grader.judge.expected import FromFixtures, FromReference
 from grader.judge.rules import runtime_uses, static_uses
-from grader.judge.speed import run as timed
+from grader.judge.speed_race import run as timed
 from grader.judge.submission import open_submission
+from grader.protocol import Reply
 from grader.report.results import (
     CRASHED,
     ERROR,
@@ -42,7 +44,7 @@ from grader.report.results import (
 )
 from grader.rng import Rng, stable_seed
 from grader.worker import sandbox
-from grader.worker.launch import Reply, Worker
+from grader.worker.launch import Worker
 from grader.worker.sandbox import Limits
 
 MAX_TIMEOUTS_PER_EXERCISE = 2
@@ -51,7 +53,8 @@ DEFAULT_BUDGET = 600.0  # seconds for one whole grading (see Options.budget)
 
 @dataclass
 class Options:
-    only: str | None = None  # grade one exercise, by its function or class name
+    # grade only these exercises, by function or class name (one name, or several)
+    only: str | tuple[str, ...] | None = None
     hidden: bool | None = None  # hidden checks: None = whenever solutions/ is present
     use_solutions: bool | None = None  # None: if present; False: fixtures, as a learner's copy
     seed: int | None = None  # the hidden checks' seed (drawn at grading time if None)
@@ -145,8 +148,12 @@ class Session:
         self.close()
 
 
-def select(only: str | None) -> tuple[Exercise, ...]:
-    return (checks.find(only),) if only else checks.EXERCISES
+def select(only: str | tuple[str, ...] | None) -> tuple[Exercise, ...]:
+    """The exercises to grade, in the book's order; KeyError for an unknown name."""
+    if not only:
+        return checks.EXERCISES
+    wanted = {checks.find(name).name for name in ((only,) if isinstance(only, str) else only)}
+    return tuple(ex for ex in checks.EXERCISES if ex.name in wanted)
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,7 @@ def _describe_error(got: Reply) -> str:
         )
     where = " while importing the module" if got.info.get("phase") == "import" else ""
     lines = [f"raised {err.get('type', 'an exception')}{where}: {message}"]
-    # A worker's error was checked at the wire (wire.ERROR): frames are objects of strings
+    # A worker's error was checked at the wire (protocol.ERROR): frames are objects of strings
     # and numbers, any of which may be missing.
     for frame in err.get("frames", [])[-3:]:
         parts = [frame.get(k, "?") for k in ("file", "line", "function", "code")]

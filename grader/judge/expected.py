@@ -24,15 +24,12 @@ import torch
 from safetensors import safe_open
 
 from grader.checks.spec import Check, Exercise
+from grader.errors import KitError
 from grader.judge.variants import Variants
+from grader.protocol import Reply
 from grader.rng import digest
 from grader.worker import wire
-from grader.worker.launch import Reply
 from grader.worker.probes import run_probe
-
-
-class KitError(Exception):
-    """The kit itself is inconsistent (stale fixtures, a failing reference): not the learner's fault."""
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 The worker imports from the copy, never from the original, so learner code cannot change the
 files an instructor keeps, and a zip is unpacked with the usual guards (no absolute paths, no
 `..`, no links, bounded size). A single .py or .ipynb holding all the exercises is unfolded
-into the four modules (see grader/integrations/single_file.py).
+into the four modules (see grader/judge/unfold.py).
 
-Everything is measured before it is read: a folder is surveyed with `lstat` alone (its files'
-count, their sizes, how deep it goes) before anything is copied, and a zip by its index
-before anything is unpacked. A special file (a FIFO, a device, a socket) is refused, since
+Everything is measured before it is read (the limits: grader/judge/submission_limits.py): a
+folder is surveyed with `lstat` alone (its files' count, their sizes, how deep it goes)
+before anything is copied, and a zip by its index before anything is unpacked. A special file (a FIFO, a device, a socket) is refused, since
 copying one would hang or read without end, and the copy opens each file without following
 links or blocking, and reads no more than the limit, whatever happened since the survey. An
 exercise module over MAX_MODULE_BYTES, or nested deeper than MAX_NESTING levels of syntax
@@ -27,13 +27,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.errors import SubmissionError
+from grader.judge.submission_limits import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_FILES,
+    MAX_MODULE_BYTES,
+    MAX_NESTING,
+)
+from grader.judge.unfold import write_folder
 from grader.paths import MODULES
 
-MAX_BYTES = 50 << 20  # unpacked size of a submission
-MAX_FILES = 2000
-MAX_MODULE_BYTES = 1 << 20  # one exercise module: the judge parses it
-MAX_DEPTH = 16  # folders within folders
-MAX_NESTING = 500  # levels of one module's syntax tree
 IGNORED = ("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints", "__MACOSX")
 _MODULE_FILES = {f"{m}.py" for m in MODULES}
 SPECIAL = {
@@ -42,10 +46,6 @@ SPECIAL = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
-
-
-class SubmissionError(Exception):
-    """The submission cannot be found or read (the CLI exits with status 2)."""
 
 
 @dataclass
@@ -218,8 +218,6 @@ def open_submission(path: str | Path) -> Submission:
     try:
         root = Path(tmp.name)
         if source.is_file() and source.suffix in (".py", ".ipynb"):
-            from grader.integrations.single_file import write_folder  # it imports this module
-
             found = write_folder(source, root / "unfolded")
         elif source.is_file():
             if not zipfile.is_zipfile(source):

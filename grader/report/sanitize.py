@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean"]
+__all__ = ["clean", "json_safe"]
 
 # ESC followed by a CSI (ESC [ ... final byte), an OSC, DCS, SOS, PM or APC string (ended by
 # BEL or ST), or a two-character escape; then the single-byte C1 CSI and OSC forms.
@@ -33,3 +33,15 @@ def clean(text: object, *, one_line: bool = False) -> str:
     replaced; with `one_line`, newlines and tabs become spaces too (table cells, list items)."""
     text = _SURROGATES.sub("\ufffd", _CONTROLS.sub("", _ESCAPES.sub("", str(text))))
     return text.replace("\n", " ").replace("\t", " ") if one_line else text
+
+
+def json_safe(value: object) -> object:
+    """`value` (JSON data) with lone surrogates in every string and key replaced by U+FFFD,
+    so that json.dumps writes no `\\udcff` escape, which strict parsers refuse."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

@@ -5,11 +5,11 @@ it, dies, or sends anything malformed is killed with every process it started (s
 `procs.py`), and the call is answered with a status saying so; the next call starts a fresh
 worker. Replies are read by a background thread, so neither a silent worker nor a flood of
 output can block the judge. A reply is untrusted data: its frame is bounded and its header
-checked against `wire.REPLY` here, before any judge reads it, and one that does not fit is
-answered as "protocol" (the check fails; the judge goes on). The command prefix `wrap` (from `sandbox.py`) puts the worker
-in a sandbox and sets its resource limits.
+checked against `REPLY` (grader/protocol.py) here, before any judge reads it, and one that
+does not fit is answered as "protocol" (the check fails; the judge goes on). The command
+prefix `wrap` (from `sandbox.py`) puts the worker in a sandbox and sets its resource limits.
 
-Three placeholders in `wrap` are filled in per worker: SUBMISSION (the submission folder a
+Three placeholders in `wrap` (see `spawn.py`) are filled in per worker: SUBMISSION (the submission folder a
 sandbox binds), USER (the uid it becomes at the fallback as root: one of its own, see
 `users.py`, with its home and a copy of its submission given to it; left empty for a trusted
 worker, the reference's) and CGROUP (the cgroup it joins, made here with its memory limit,
@@ -31,42 +31,28 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from grader.errors import WireError
+from grader.protocol import Reply
 from grader.worker import cgroup, procs, users, wire
+from grader.worker.sandbox import Limits
+from grader.worker.spawn import (
+    CGROUP,
+    KIT_PARENT,
+    SANDBOXED_SUBMISSION,
+    SUBMISSION,
+    USER,
+    worker_env,
+)
 from grader.worker.watchdog import Watchdog
 
-KIT_PARENT = Path(__file__).resolve().parents[2]
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[2]); from grader.worker.harness import main; main()"
 )
 STDERR_KEEP = 64 << 10  # bytes of learner output kept per worker
-# In a `wrap` (a sandbox's command line), SUBMISSION stands for the worker's submission folder;
-# such a sandbox shows that folder to the worker at SANDBOXED_SUBMISSION.
-SUBMISSION = "{submission}"
-SANDBOXED_SUBMISSION = "/submission"
-USER = "{user}"  # within an argument: the uid a worker becomes at the fallback as root
-CGROUP = "{cgroup}"  # within an argument: the cgroup.procs file of the worker's cgroup
-ERROR_STATUSES = ("timeout", "died", "protocol")
-
-
-@dataclass
-class Reply:
-    """What came back from one probe call."""
-
-    status: str  # ok | not_attempted | error | contract | missing | timeout | died | protocol
-    outputs: dict[str, torch.Tensor] = field(default_factory=dict)
-    info: dict = field(default_factory=dict)
-    error: dict | None = None
-    printed: str = ""  # what the learner's code wrote to stdout/stderr during the call
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 class _Output:
@@ -106,33 +92,6 @@ class _Output:
         if len(text) > limit:
             text = f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
         return text
-
-
-# The CPU code paths torch and its BLAS choose. Passed on when the grader's environment sets
-# them, so that an instructor can reproduce a grade made on another CPU (and CI can test the
-# kit on other code paths than this machine's): ATEN_CPU_CAPABILITY=default|avx2|avx512,
-# MKL_ENABLE_INSTRUCTIONS=SSE4_2|AVX2|..., MKL_CBWR, OPENBLAS_CORETYPE.
-CPU_PATH_VARIABLES = (
-    "ATEN_CPU_CAPABILITY",
-    "MKL_ENABLE_INSTRUCTIONS",
-    "MKL_CBWR",
-    "OPENBLAS_CORETYPE",
-)
-
-
-def worker_env(home: str, threads: int) -> dict[str, str]:
-    """A minimal environment: no tokens, paths or CI variables of the judge leak into it."""
-    chosen = {name: os.environ[name] for name in CPU_PATH_VARIABLES if name in os.environ}
-    return {
-        **chosen,
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": home,
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "ATTENTION_GRADER_THREADS": str(threads),
-    }
 
 
 class Worker:
@@ -205,9 +164,7 @@ class Worker:
             return False
         return True
 
-    def _limits(self):
-        from grader.worker.sandbox import Limits  # sandbox.py imports this module
-
+    def _limits(self) -> Limits:
         return self.limits or Limits()
 
     def _fill(self, folder: str, wrap: list[str]) -> tuple[str, list[str]]:
@@ -324,11 +281,11 @@ class Worker:
             except EOFError:
                 frames.put(EOFError())
                 return
-            except (wire.WireError, OSError, ValueError) as e:
-                frames.put(wire.WireError(str(e)))
+            except (WireError, OSError, ValueError) as e:
+                frames.put(WireError(str(e)))
                 return
             except Exception as e:  # whatever else a frame provokes, this thread must answer
-                frames.put(wire.WireError(f"unreadable frame ({type(e).__name__})"))
+                frames.put(WireError(f"unreadable frame ({type(e).__name__})"))
                 return
 
     def _wait(self, timeout: float, expect_id: int | None, mark: int) -> Reply:
@@ -342,7 +299,7 @@ class Worker:
             self.kill()  # also what it left behind, while its process group is still its own
             code = self.proc.returncode if exited else None
             return self._failure("died", self._stopped_for or self._exit_reason(code), mark)
-        if isinstance(item, wire.WireError):
+        if isinstance(item, WireError):
             self.kill()
             return self._failure("protocol", f"the worker sent a malformed reply: {item}", mark)
         header, tensors = item

@@ -26,14 +26,12 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from grader.errors import ContractError
+
 Lookup = Callable[[str, str], Any]  # (module, name) -> object
 Outputs = dict[str, torch.Tensor]
 
 WEIGHT_PREFIX = "w:"  # inputs named "w:W_query.weight" are loaded into the module by that name
-
-
-class ContractError(Exception):
-    """The submission's object does not have the shape the contract promises."""
 
 
 def tensor_ref(name: str) -> dict:
@@ -94,7 +92,7 @@ def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     return outputs, {}
 
 
-def _get_path(module: nn.Module, path: str) -> Any:
+def get_path(module: nn.Module, path: str) -> Any:
     target: Any = module
     for part in path.split("."):
         if not hasattr(target, part):
@@ -114,7 +112,7 @@ def load_weights(module: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Copy tensors into the module through the contract's attribute names."""
     with torch.no_grad():
         for path, value in weights.items():
-            target = _get_path(module, path)
+            target = get_path(module, path)
             if target is None:
                 raise ContractError(
                     f"'{path}' is None: an nn.Linear built with bias=False has no bias "
@@ -241,7 +239,7 @@ def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]
             (y * inputs[upstream]).sum().backward()
             outputs[f"grad:{name}"] = torch.zeros_like(x) if x.grad is None else x.grad
             for path in weights:
-                grad = _get_path(module, path).grad
+                grad = get_path(module, path).grad
                 if grad is None:
                     info.setdefault("no_grad", []).append(path)
                     grad = torch.zeros_like(weights[path])
@@ -269,7 +267,7 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     returned = copy(v2, v1)
     outputs: Outputs = {}
     for name in ("W_query", "W_key", "W_value"):
-        weight = _as_tensor(_get_path(v1, name), f"SelfAttention_v1.{name}")
+        weight = _as_tensor(get_path(v1, name), f"SelfAttention_v1.{name}")
         outputs[f"v1:{name}"] = weight.detach().clone()  # as copied, before v2 changes below
     x = inputs["x"]
     outputs["out"] = _as_tensor(v1(x.clone()), "SelfAttention_v1.forward")
@@ -277,18 +275,15 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     # Does v1 still depend on v2's tensors? Change v2's weights and run v1 again.
     with torch.no_grad():
         for name in ("W_query", "W_key", "W_value"):
-            _get_path(v2, name).weight.add_(1.0)
+            get_path(v2, name).weight.add_(1.0)
     outputs["out_after_v2_changed"] = _as_tensor(v1(x.clone()), "SelfAttention_v1.forward")
     return outputs, {"returned": type(returned).__name__}
 
 
 PROBES = {"call": _call, "module": _module, "transfer": _transfer}
-TIMING_PROBES = ("prepare", "repeat", "reveal", "bench")  # in grader/worker/timing.py
 
 
 def run_probe(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
-    if spec["kind"] in TIMING_PROBES:
-        from grader.worker import timing  # imported by the worker before any learner code
-
-        return getattr(timing, spec["kind"])(spec, inputs, lookup)
+    """Carry out a "call", "module" or "transfer" probe (the timing probes are timing.py's:
+    the worker's harness sends each probe to its module)."""
     return PROBES[spec["kind"]](spec, inputs, lookup)

@@ -42,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
-import importlib.util
 import json
 import os
 import shutil
@@ -54,13 +53,15 @@ from pathlib import Path
 import torch
 
 from grader import paths
+from grader.errors import SandboxError
 from grader.worker import cgroup, confine, secrecy
-from grader.worker.launch import (
+from grader.worker.spawn import (
     CGROUP,
     KIT_PARENT,
     SANDBOXED_SUBMISSION,
     SUBMISSION,
     USER,
+    python_roots,
     worker_env,
 )
 
@@ -71,10 +72,6 @@ SANDBOX_HOME = "/tmp"
 GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia[0-9]*")
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")  # /usr-merged links or dirs
 PROBE_TIMEOUT = 60.0
-
-
-class SandboxError(Exception):
-    """The requested isolation cannot be had on this machine."""
 
 
 @dataclass(frozen=True)
@@ -146,18 +143,6 @@ def _size(n: int) -> str:
 # -- what the sandbox holds -----------------------------------------------------------------
 
 
-def python_roots() -> list[Path]:
-    """The Python installation(s) and the site-packages folders the worker imports from."""
-    roots = {Path(sys.base_prefix), Path(sys.prefix)}
-    for name in ("torch", "numpy", "safetensors"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin:
-            roots.add(Path(spec.origin).parent.parent)
-    roots = {r.resolve() for r in roots}
-    outside_usr = {r for r in roots if not r.is_relative_to("/usr")}
-    return sorted(r for r in outside_usr if not any(r != o and r.is_relative_to(o) for o in roots))
-
-
 def gpu_devices() -> list[str]:
     return sorted({d for pattern in GPU_DEVICES for d in glob.glob(pattern)})
 
@@ -191,7 +176,7 @@ def bwrap_command(
     submission: str | None, threads: int, tmp_size: int = Limits.tmp_size
 ) -> list[str]:
     """The bwrap command line up to and including `--`; the `submission` folder (or the
-    placeholder `launch.SUBMISSION`) appears inside at `launch.SANDBOXED_SUBMISSION`.
+    placeholder `spawn.SUBMISSION`) appears inside at `spawn.SANDBOXED_SUBMISSION`.
 
     As root, bwrap sets the namespaces up itself and keeps only the capabilities to change
     user, which confine.py uses at once to become uid 65534 for real (then in a user
@@ -249,8 +234,8 @@ def _folders_above(binds: list[Path]) -> list[Path]:
 def confine_command(
     limits: Limits | None, user: int | str | None, group: str | None = None, strict: bool = False
 ) -> list[str]:
-    """confine.py's command line: join cgroup `group` (a path, or `launch.CGROUP`), become
-    `user` (a uid, or `launch.USER`; as root only), set `limits`. Without a user (the
+    """confine.py's command line: join cgroup `group` (a path, or `spawn.CGROUP`), become
+    `user` (a uid, or `spawn.USER`; as root only), set `limits`. Without a user (the
     grader's own) it sets no process limit: without a user namespace of its own, RLIMIT_NPROC
     would count every process of the grader's user (and, for root, nothing); it enters a
     user namespace of its own where it can, which then may hold no further one (`strict`:

@@ -22,14 +22,13 @@ import sys
 from pathlib import Path
 
 from grader import paths
+from grader.worker.spawn import python_roots
 
 OPEN_FOLDER = 0o755  # the folders on the way to what the worker needs
 
 
 def needed() -> list[Path]:
     """What the worker must be able to read: the Python it runs and the kit's grader/."""
-    from grader.worker.sandbox import python_roots  # sandbox.py imports this module
-
     return [Path(sys.executable).resolve(), *python_roots(), paths.KIT_ROOT / "grader"]
 
 

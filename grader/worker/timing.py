@@ -1,7 +1,7 @@
 """Timing in the worker: run the calls the judge times, on fresh inputs, and commit to results.
 
 Nothing here measures anything: the judge holds the clock and decides how much work a request
-holds (grader/judge/speed.py), and this process (learner code shares it, and may rewrite any
+holds (grader/judge/speed_race.py), and this process (learner code shares it, and may rewrite any
 of this) only does the work. Three probes:
 
 - "prepare" builds the function or module call on the device, warms it up and returns its
@@ -38,10 +38,11 @@ from dataclasses import dataclass
 import torch
 
 from grader.worker import baseline
-from grader.worker.probes import _get_path, build_module, load_weights, weights_in
+from grader.worker.probes import build_module, get_path, load_weights, weights_in
 
 WARMUP = 4  # calls on fresh inputs at the end of "prepare"
 MIN_SPAN = 1 << 16  # the least room for offsets: 2 * MIN_SPAN + 1 differences a - b
+PROBES = ("prepare", "repeat", "reveal", "bench")  # the probe kinds this module carries out
 
 
 def device_name(device: str) -> str:
@@ -120,7 +121,7 @@ def _results(forward, module, spec: dict, inputs: dict) -> Callable[[dict], list
     """tensors -> the result tensors of one call, in `commit_names` order."""
     if module is None or not spec.get("backward"):
         return lambda xs: [forward(xs)]
-    params = [_get_path(module, name) for name in sorted(weights_in(inputs))]
+    params = [get_path(module, name) for name in sorted(weights_in(inputs))]
 
     def forward_backward(xs):
         module.zero_grad(set_to_none=True)

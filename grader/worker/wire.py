@@ -9,8 +9,8 @@ Every frame is bounded before it is parsed (header and tensor block sizes, the s
 index's size), and every tensor after: a plain tensor of an allowed dtype, at most MAX_DIMS
 dims and MAX_ELEMENTS elements (counting an empty dim as 1, so that an empty tensor cannot
 claim sizes no judge could allocate for). A worker's reply is untrusted data: the judge also
-checks its JSON header against `REPLY` (`reply_problem`) before anything reads it, so a
-judge only ever meets the types it expects.
+checks its JSON header against `REPLY` (grader/protocol.py) with `reply_problem` before
+anything reads it, so a judge only ever meets the types it expects.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+
+from grader.errors import WireError
+from grader.protocol import ANY, REPLY, STATUSES, Values
 
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB of JSON
 MAX_TENSOR_BYTES = 256 << 20  # 256 MiB of tensors (GPT-2-sized weights are ~9 MiB)
@@ -45,14 +47,9 @@ MAX_ELEMENTS = MAX_TENSOR_BYTES  # product of the sizes, an empty dim counted as
 MAX_DEPTH = 12  # nesting of a reply's JSON header (a module's description needs 6)
 MAX_STRING = 64 << 10  # characters in one string of a reply (messages are cut at 2,000)
 MAX_ITEMS = 4096  # entries in one list or object of a reply
-STATUSES = ("ok", "not_attempted", "error", "contract", "missing")
 
 _LENGTHS = struct.Struct("<II")
 _INDEX_LENGTH = struct.Struct("<Q")  # a safetensors blob starts with its JSON index's length
-
-
-class WireError(Exception):
-    """The other side sent something that is not a well-formed frame."""
 
 
 def plain(t: torch.Tensor) -> torch.Tensor:
@@ -124,42 +121,7 @@ def _load_tensors(body: bytes) -> dict[str, torch.Tensor]:
     return tensors
 
 
-# -- what a worker may reply -------------------------------------------------------------
-# A schema is a type (int never accepts a bool; float accepts an int), a tuple of them, [s]
-# (a list of s), {key: s} (an object whose listed keys, when present, follow their schema;
-# other keys may hold any JSON) or Values(s) (an object whose every value follows s). All of
-# it is bounded: MAX_DEPTH, MAX_STRING, MAX_ITEMS.
-
-
-@dataclass(frozen=True)
-class Values:
-    schema: object
-
-
-ANY = object()  # any JSON value, bounded
-SHAPE = [int]
-ERROR = {"type": str, "message": str, "frames": [Values((str, int, type(None)))]}
-DESCRIBE = {
-    "type": str,
-    "params": Values(SHAPE),
-    "frozen": [str],
-    "buffers": Values({"shape": SHAPE, "dtype": str, "persistent": bool}),
-    "plain_tensors": Values(SHAPE),
-    "modules": Values(str),
-    "attrs": Values((bool, int, float, str)),
-    "dropout": Values(float),
-    "num_params": int,
-}
-INFO = {
-    "calls": [str],
-    "no_grad": [str],
-    "describe": DESCRIBE,
-    "device_out": [{"shape": SHAPE, "device": str}],
-    "reps": int,
-    "device": str,
-    "seconds": float,
-}
-REPLY = {"id": int, "status": str, "info": INFO, "error": ERROR}
+# -- what a worker may reply (its schema: grader/protocol.py) ---------------------------
 
 
 def reply_problem(header: dict) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grader import environment
 from grader.report.results import Report
+from grader.report.sanitize import json_safe
 
 
 def results_json(report: Report) -> dict:
@@ -61,4 +62,4 @@ def write(report: Report | dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     results = report if isinstance(report, dict) else results_json(report)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(json_safe(results), indent=2) + "\n")

@@ -63,10 +63,10 @@ from dataclasses import dataclass
 import torch
 
 from grader.checks.compare import difference
-from grader.checks.judges import Verdict
+from grader.checks.criteria import Verdict
 from grader.checks.speed import Speed
 from grader.judge import cputime
-from grader.worker.launch import Reply
+from grader.protocol import Reply
 from grader.worker.timing import commit_names, fresh_names, signs, span
 
 CALIBRATION = 3  # calls per worker in the calibrating round
