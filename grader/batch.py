@@ -63,11 +63,11 @@ from rich.progress import (
 )
 
 from grader import checks, environment
+from grader.errors import SandboxError, SubmissionError
 from grader.judge.engine import Options, grade
-from grader.judge.submission import SubmissionError
-from grader.report import gradescope
+from grader.report import gradescope_results
 from grader.report.results import CheckResult
-from grader.report.sanitize import clean
+from grader.report.sanitize import clean, json_safe
 from grader.worker import sandbox
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
@@ -135,16 +135,18 @@ def grade_one(entry: Entry, out: Path, options: Options) -> dict:
         report = grade(entry.path, options)
     except SubmissionError as e:
         record.update(error=f"unreadable submission: {e}", score=0)
-        results = gradescope.unreadable_json(str(e))
+        results = gradescope_results.unreadable_json(str(e))
     except Exception as e:  # the kit, not the learner: leave no results.json
         record["error"] = f"grading failed: {type(e).__name__}: {e}"
         return record
     else:
         record["report"] = report.to_dict()
-        results = gradescope.results_json(report)
+        results = gradescope_results.results_json(report)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "grading.json").write_text(json.dumps(record, indent=1) + "\n")
-    (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")  # last: "done"
+    (folder / "grading.json").write_text(json.dumps(json_safe(record), indent=1) + "\n")
+    (folder / "results.json").write_text(
+        json.dumps(json_safe(results), indent=2) + "\n"
+    )  # last: "done"
     return record
 
 
@@ -221,6 +223,16 @@ def grade_all(entries: list[Entry], out: Path, options: Options, jobs: int, done
         _started(out, entry).unlink(missing_ok=True)
 
 
+# A cell that starts with one of these is a formula to a spreadsheet (CSV injection): such
+# text from a submission (its id, an error message) is written with a leading apostrophe,
+# which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def row(record: dict, exercises: list[str]) -> dict:
     report = record.get("report") or {}
     points: Counter = Counter()
@@ -228,11 +240,11 @@ def row(record: dict, exercises: list[str]) -> dict:
         points[r["exercise"]] += r["points"]
     total = report.get("score", record.get("score"))
     return {
-        "id": clean(record["id"], one_line=True),
+        "id": spreadsheet_text(clean(record["id"], one_line=True)),
         "total": "" if total is None else f"{total:g}",
         "max": report.get("max_score", ""),
         **{name: f"{points[name]:g}" if name in points else "" for name in exercises},
-        "error": clean(record.get("error", ""), one_line=True),
+        "error": spreadsheet_text(clean(record.get("error", ""), one_line=True)),
     }
 
 
@@ -336,7 +348,7 @@ def summary_markdown(summary: dict) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from grader.cli import add_isolation_argument
+    from grader.cli import add_budget_argument, add_isolation_argument
 
     p = argparse.ArgumentParser(
         prog="attention-grade batch",
@@ -366,6 +378,7 @@ def parser() -> argparse.ArgumentParser:
         "--fixtures", action="store_true", help="compare with the fixtures; implies --no-hidden"
     )
     p.add_argument("--timeout", type=float, default=20.0, help="seconds per call (default 20)")
+    add_budget_argument(p)
     add_isolation_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -384,6 +397,7 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[Options, dict]:
         use_solutions=False if args.fixtures else None,
         seed=seed,
         timeout=args.timeout,
+        budget=args.budget or None,
         sandbox_mode="sandbox" if level == "bubblewrap" else "subprocess",
     )
     isolation = sandbox.label(level, options.limits, args.isolation)
@@ -405,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         entries = discover(args.submissions)
         options, settings = _settings(args, args.out)
-    except (SubmissionError, sandbox.SandboxError, KeyError) as e:
+    except (SubmissionError, SandboxError, KeyError) as e:
         err.print(f"attention-grade batch: {e.args[0]}", markup=False)
         return 2
     if args.jobs < 1:

@@ -26,11 +26,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import checks
+from grader.errors import KitError, SandboxError, SubmissionError
 from grader.judge.engine import DEFAULT_BUDGET, Options, grade
-from grader.judge.expected import KitError
-from grader.judge.submission import SubmissionError
 from grader.report import console as console_report
-from grader.report import gradescope, junit
+from grader.report import gradescope_results, junit
 from grader.report.sanitize import clean
 from grader.worker import sandbox
 
@@ -161,17 +160,17 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     except SubmissionError as e:
         err.print(f"attention-grade: {clean(str(e))}", markup=False, highlight=False)
         if args.json:
-            gradescope.write(gradescope.unreadable_json(str(e)), args.json)
+            gradescope_results.write(gradescope_results.unreadable_json(str(e)), args.json)
         return EXIT_UNREADABLE
     except KitError as e:
         err.print(f"attention-grade: kit error: {e}", markup=False)
         return EXIT_UNREADABLE
-    except sandbox.SandboxError as e:
+    except SandboxError as e:
         err.print(f"attention-grade: {e}", markup=False)
         return EXIT_UNREADABLE
     # The files first: they must not depend on what a terminal can show.
     if args.json:
-        gradescope.write(report, args.json)
+        gradescope_results.write(report, args.json)
     if args.junit:
         junit.write(report, args.junit)
     console_report.render(report, out)
@@ -180,8 +179,18 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
+def tolerate_narrow_terminals() -> None:
+    """On a stdout or stderr that cannot encode every character (an ASCII-only locale, say),
+    write the ones it cannot as `?` rather than fail with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    tolerate_narrow_terminals()
     if argv and argv[0] in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
         return module.main(argv[1:])

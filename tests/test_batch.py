@@ -13,7 +13,7 @@ from conftest import copy_solutions
 from hostile import DAEMONS, assert_nothing_left, in_softmax_naive, marker
 
 from grader import paths
-from grader.batch import discover, main
+from grader.batch import _settings, discover, main, parser, spreadsheet_text, write_grades
 from grader.worker import sandbox
 
 NO_BWRAP = sandbox.bubblewrap_problem()
@@ -141,3 +141,20 @@ def test_unknown_exercise_or_folder_exits_2(tmp_path, capsys):
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
     assert main([str(tmp_path), "--out", str(tmp_path / "out"), "--only", "nope"]) == 2
     assert "no exercise named 'nope'" in capsys.readouterr().err
+
+
+def test_grades_csv_neutralises_formulas_from_submissions(tmp_path):
+    record = {"id": '=HYPERLINK("http://x")', "error": "+1 crashed", "report": None}
+    write_grades([record, {"id": "bob", "score": 0}], tmp_path / "grades.csv")
+    got = rows(tmp_path)
+    assert set(got) == {'\'=HYPERLINK("http://x")', "bob"}
+    assert got['\'=HYPERLINK("http://x")']["error"] == "'+1 crashed"
+    assert [spreadsheet_text(t) for t in ("-2", "@a", "a=b", "")] == ["'-2", "'@a", "a=b", ""]
+
+
+def test_the_budget_option_reaches_each_grading(tmp_path):
+    args = parser().parse_args([str(tmp_path), "--out", str(tmp_path / "out"), "--budget", "42"])
+    options, _ = _settings(args, tmp_path / "out")
+    assert options.budget == 42
+    args = parser().parse_args([str(tmp_path), "--out", str(tmp_path / "out"), "--budget", "0"])
+    assert _settings(args, tmp_path / "out")[0].budget is None

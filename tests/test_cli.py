@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,8 @@ def test_reference_passes_with_exit_0_and_writes_results_json(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert main([str(paths.SOLUTIONS), "-q", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "18 of 18 exercises complete" in text
+    n = len(checks.EXERCISES)
+    assert f"{n} of {n} exercises complete" in text
     results = json.loads(out.read_text())
     assert results["score"] == sum(t["score"] for t in results["tests"])
     names = {e.name for e in checks.EXERCISES}
@@ -68,3 +70,26 @@ def test_one_file_submissions_are_graded_by_the_cli(tmp_path, capsys):
     odd = tmp_path / "attention.txt"
     odd.write_text("x = 1\n")
     assert main([str(odd), "-q"]) == 2
+
+
+def test_an_ascii_only_terminal_gets_the_report(tmp_path):
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            str(paths.SOLUTIONS),
+            "--only",
+            "causal_mask",
+            "--no-hidden",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Total: 3/3 points" in done.stdout

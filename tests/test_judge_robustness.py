@@ -17,6 +17,7 @@ import io
 import json
 import os
 import queue
+import re
 import socket
 import stat
 import struct
@@ -39,12 +40,15 @@ from grader.batch import folder_name
 from grader.batch import main as batch_main
 from grader.checks.speed import Speed
 from grader.cli import main
-from grader.judge import rules, speed
-from grader.judge.submission import MAX_MODULE_BYTES, SubmissionError, open_submission
-from grader.report import console
+from grader.errors import SubmissionError
+from grader.judge import rules, speed_race
+from grader.judge.submission import open_submission
+from grader.judge.submission_limits import MAX_MODULE_BYTES
+from grader.protocol import Reply
+from grader.report import console, gradescope_results
 from grader.report.results import FAILED, CheckResult, Report
 from grader.worker import probes, wire
-from grader.worker.launch import Reply, Worker
+from grader.worker.launch import Worker
 
 FAST = ["-q", "--no-hidden", "--isolation", "subprocess"]
 
@@ -141,7 +145,7 @@ def test_a_well_formed_reply_passes_the_wire_unchanged():
 def test_a_speed_reply_that_fits_the_wire_but_not_the_probe_is_not_timed(outputs, info):
     answer = SimpleNamespace(call=lambda module, probe, inputs: Reply("ok", outputs, info))
     truth = SimpleNamespace(call=lambda *a: Reply("ok", {"out": torch.ones(3)}, {"reps": 5}))
-    got, verdict = speed.run(Speed("cpu", 2.0), {}, {}, "simple_attention", answer, truth)
+    got, verdict = speed_race.run(Speed("cpu", 2.0), {}, {}, "simple_attention", answer, truth)
     assert not verdict.passed and verdict.message.startswith("not timed")
 
 
@@ -401,6 +405,8 @@ def test_escape_sequences_cannot_fake_the_total(submission, tmp_path, capsys):
     totals = [line for line in shown.splitlines() if line.startswith("Total:")]
     assert len(totals) == 1 and totals[0].startswith("Total: 0/")
     assert results_json(out)["score"] == 0
+    # results.json is strict JSON: no lone surrogate escape that strict parsers refuse
+    assert not re.search(r"(?<!\\)\\ud[89a-f]", out.read_text(encoding="utf-8"), re.I)
 
 
 # -- 4. a batch: no submission name breaks the class ---------------------------------------
@@ -460,3 +466,11 @@ def test_no_submission_name_breaks_a_class(tmp_path, capsys):
     assert batch_main(argv) == 0  # a re-run resumes: reads summary.json and every folder
     assert "5 submissions: 5 already graded, 0 to grade" in capsys.readouterr().err
     assert_nothing_left(marker())
+
+
+def test_results_json_never_escapes_a_lone_surrogate(tmp_path):
+    path = tmp_path / "results.json"
+    gradescope_results.write({"score": 0, "output": "bad \udcff", "tests": []}, path)
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"(?<!\\)\\ud[89a-f]", text, re.I)
+    assert json.loads(text)["output"] == "bad \ufffd"

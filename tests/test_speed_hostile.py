@@ -3,8 +3,9 @@
 The honest part of each submission is `attention_scores` as a Python loop over rows (about 5x
 the reference's time against a 3x margin: too slow), or, where the trick itself fails the
 check, the reference's own code. Each trick runs the CPU speed check once, in bounded time,
-and leaves no process behind. The judge's side is grader/judge/speed.py (fresh inputs, checked
-results, the judge's repetitions) and grader/judge/cputime.py (CPU time of the process tree).
+and leaves no process behind. The judge's side is grader/judge/speed_race.py (fresh inputs,
+checked results, the judge's repetitions) and grader/judge/cputime.py (CPU time of the process
+tree).
 """
 
 from __future__ import annotations
@@ -294,11 +295,12 @@ _threading.Thread(target=_stopper, daemon=True).start()
 def test_stopping_the_reference_worker_gains_nothing(submission, for_good):
     # At the fallback level the learner's worker can signal the reference's (same user).
     # Stopped three quarters of the time, the reference takes longer but uses no more CPU
-    # time: the loop stays too slow. Stopped for good, the reference misses its deadline and
-    # the check fails, in bounded time.
+    # time: the loop stays too slow (or the stopping thread itself is caught using CPU while
+    # the reference is timed). Stopped for good, the reference misses its deadline and the
+    # check fails, in bounded time.
     top, body = (
         STOPPER.replace("FOR_GOOD", str(for_good)),
         f"    _calls[0] += 1\n    return {ROWS}\n",
     )
     result = speed_check(scores(submission, body, top), timeout=4)
-    no_points(result, "too slow", "the reference's worker failed")
+    no_points(result, "too slow", "the reference's worker failed", "not counted: your worker used")
