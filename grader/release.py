@@ -26,8 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from grader import checks, paths
-from grader.checks.speed import Speed
+from grader import paths, readme
 
 SOLUTIONS_ONLY = ("stubs.py", "fixtures.py")  # grader tools that read solutions/
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -65,14 +64,7 @@ def leaks(release: Path, bodies: list[str]) -> list[str]:
 
 def learner_readme() -> str:
     """The learners' README: install, the loop, and the table of exercises."""
-    rows, total = [], 0
-    for ex in checks.EXERCISES:
-        points = sum(c.points for c in ex.checks if not isinstance(c.judge, Speed))
-        speed = sum(c.points for c in ex.checks if isinstance(c.judge, Speed))
-        total += points
-        shown = f"{points}" + (f" (+ {speed} for speed)" if speed else "")
-        book = ex.section if ex.section.startswith("Exercise") else f"§{ex.section}"
-        rows.append(f"| `{ex.name}` | `{ex.module}.py` | {book} | {len(ex.checks)} | {shown} |")
+    total = readme.totals()["public"]
     return f"""# Attention exercises (chapter 3 of *Build a Large Language Model (From Scratch)*)
 
 You implement attention step by step, from a dot product to GPT-2's multi-head attention, in
@@ -109,7 +101,7 @@ time (hidden checks), so code that is right in general, not only on these inputs
 
 | Exercise | Module | Book | Checks | Points |
 |---|---|---|---|---|
-{chr(10).join(rows)}
+{readme.learner_table()}
 
 {total} points in all, plus speed checks: they compare your code's speed with the
 reference's, so they run only when your instructor grades. The modules may import each

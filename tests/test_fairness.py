@@ -2,10 +2,11 @@
 stubs get none.
 
 tests/submissions/ holds correct submissions written the way other learners would write
-them: complete ones (einsum and reshape/permute; torch.where, F.dropout and hand-written
-dropout; the book's own idioms with other names) and partial ones that implement only the
+them: broad ones (einsum and reshape/permute; torch.where, F.dropout and hand-written
+dropout; the book's own idioms with other names) and narrow ones that implement only the
 exercises where their idiom matters (fused QKV projections in one matmul; every
-intermediate in float64). Each is graded, with the reference solutions themselves, as an
+intermediate in float64). Each is graded on the exercises it implements (the functions and
+classes its modules define), with the reference solutions themselves on all of them, as an
 instructor grades (hidden checks on two seeds, live reference) and as a learner's copy
 grades (fixtures): every counted check of every exercise it implements must pass, and no
 value check may come closer than a tenth of its tolerance (`error_ratio` <= 0.1), so that
@@ -26,14 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("grader") is None:  # let the tests run from any directory
     sys.path.insert(0, str(ROOT))
 
+from grader import checks  # noqa: E402
 from grader.judge.engine import Options, grade  # noqa: E402
 from grader.paths import MODULES  # noqa: E402
-from grader.report.results import MISSING, NOT_ATTEMPTED, SKIPPED  # noqa: E402
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 EXERCISES = ROOT / "exercises"
 STYLES = ("einsum_style", "functional_style", "book_style", "fused_qkv_style", "float64_style")
-PARTIAL = ("fused_qkv_style", "float64_style")
 SEEDS = (1, 2)
 MARGIN = 0.1  # the largest difference a correct answer may show, as a share of the tolerance
 # Float64 arithmetic is twice the work of float32 on a CPU: this style's speed is not its
@@ -53,22 +53,19 @@ def _describe(results) -> str:
     return "\n".join(blocks)
 
 
-def _attempted(report) -> list:
-    """The results of the exercises the submission implements (all of them, unless partial)."""
-    skipped = {
-        ex
-        for ex in {r.exercise for r in report.results}
-        if all(
-            r.status in (NOT_ATTEMPTED, MISSING, SKIPPED)
-            for r in report.results
-            if r.exercise == ex
-        )
-    }
-    return [r for r in report.results if r.exercise not in skipped]
+def implemented(folder: Path) -> tuple[str, ...]:
+    """The exercises a submission defines, each in the module the contract puts it in."""
+    defined = set()
+    for module in MODULES:
+        path = folder / f"{module}.py"
+        if path.is_file():
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            defined |= {(module, getattr(node, "name", "")) for node in tree.body}
+    return tuple(ex.name for ex in checks.EXERCISES if (ex.module, ex.name) in defined)
 
 
-def _assert_full_marks_with_margin(name: str, report, partial: bool, what: str) -> None:
-    results = _attempted(report) if partial else report.results
+def _assert_full_marks_with_margin(name: str, report, what: str) -> None:
+    results = report.results
     if name in SLOW_ON_PURPOSE:
         results = [r for r in results if not r.check.startswith("speed")]
     assert results, f"{name} implements no exercise"
@@ -83,27 +80,30 @@ def _assert_full_marks_with_margin(name: str, report, partial: bool, what: str) 
     assert any(r.error_ratio is not None for r in results), "no value check reported its margin"
 
 
-CORRECT = [("solutions", ROOT / "solutions", False)] + [
-    (style, SUBMISSIONS / style, style in PARTIAL) for style in STYLES
-]
+CORRECT = [("solutions", ROOT / "solutions")] + [(style, SUBMISSIONS / style) for style in STYLES]
 
 
 @pytest.mark.matrix
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize(("name", "folder", "partial"), CORRECT, ids=[c[0] for c in CORRECT])
-def test_correct_style_gets_full_marks(name, folder, partial, seed):
-    report = grade(folder, Options(hidden=True, seed=seed))
-    _assert_full_marks_with_margin(name, report, partial, f"with hidden seed {seed}")
+@pytest.mark.parametrize(("name", "folder"), CORRECT, ids=[c[0] for c in CORRECT])
+def test_correct_style_gets_full_marks(name, folder, seed):
+    report = grade(folder, Options(hidden=True, seed=seed, only=implemented(folder)))
+    _assert_full_marks_with_margin(name, report, f"with hidden seed {seed}")
     assert any(r.hidden for r in report.results), "no hidden check was run"
 
 
 @pytest.mark.matrix
-@pytest.mark.parametrize(("name", "folder", "partial"), CORRECT, ids=[c[0] for c in CORRECT])
-def test_correct_style_gets_full_marks_against_fixtures(name, folder, partial):
+@pytest.mark.parametrize(("name", "folder"), CORRECT, ids=[c[0] for c in CORRECT])
+def test_correct_style_gets_full_marks_against_fixtures(name, folder):
     """As a learner's copy grades: the expected values come from the committed fixtures."""
-    report = grade(folder, Options(use_solutions=False, hidden=False))
+    only = implemented(folder)
+    report = grade(folder, Options(use_solutions=False, hidden=False, only=only))
     assert report.expected_from == "fixtures"
-    _assert_full_marks_with_margin(name, report, partial, "against the fixtures")
+    _assert_full_marks_with_margin(name, report, "against the fixtures")
+
+
+def test_the_reference_implements_every_exercise():
+    assert implemented(ROOT / "solutions") == tuple(ex.name for ex in checks.EXERCISES)
 
 
 def test_untouched_stubs_score_zero():
@@ -146,12 +146,14 @@ def _signatures(path: Path) -> dict[str, list[str]]:
 def test_submission_matches_the_contract(style):
     folder = SUBMISSIONS / style
     assert (folder / "__init__.py").is_file()
+    defined = implemented(folder)
+    assert defined, f"{style} implements no exercise"
     for module in MODULES:
         path = folder / f"{module}.py"
         source = path.read_text(encoding="utf-8")
         assert "solutions" not in source, f"{path} must not use the reference solutions"
         want, got = _signatures(EXERCISES / f"{module}.py"), _signatures(path)
-        if style in PARTIAL:  # only what it implements
-            want = {name: params for name, params in want.items() if name in got}
+        # only what it implements (see implemented())
+        want = {name: params for name, params in want.items() if name.split(".")[0] in defined}
         for name, params in want.items():
             assert got.get(name) == params, f"{path}: {name}{got.get(name)} != stub's {params}"

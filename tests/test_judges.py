@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from grader.checks.compare import difference
-from grader.checks.judges import (
+from grader.checks.criteria import (
     Close,
     DropoutElementwise,
     DropoutOnWeights,
@@ -16,8 +16,8 @@ from grader.checks.judges import (
     binomial_bounds,
     recover_weights,
 )
+from grader.protocol import Reply
 from grader.rng import Rng
-from grader.worker.launch import Reply
 
 
 def reply(**outputs) -> Reply:

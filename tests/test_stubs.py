@@ -21,34 +21,43 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("solutions") is None:  # let the tests run from any directory
     sys.path.insert(0, str(KIT_ROOT))
 
-from grader import stubs  # noqa: E402
 
-MODULES = ["simple_attention", "self_attention", "causal_attention", "multihead_attention"]
+from grader import checks, stubs  # noqa: E402
+from grader.paths import MODULES  # noqa: E402
+from grader.rng import Rng  # noqa: E402
+from grader.worker.probes import run_probe  # noqa: E402
 
-# Small dummy arguments for every public function; each stub must raise before using them.
-FUNCTION_ARGS = {
-    "attention_scores_for_query": lambda: (torch.rand(4, 3), torch.rand(3)),
-    "attention_scores": lambda: (torch.rand(4, 3),),
-    "normalize_by_sum": lambda: (torch.rand(4, 4),),
-    "softmax_naive": lambda: (torch.rand(4, 4),),
-    "softmax_stable": lambda: (torch.rand(4, 4),),
-    "context_vectors": lambda: (torch.rand(4, 4), torch.rand(4, 3)),
-    "copy_v2_weights_into_v1": lambda: (nn.Module(), nn.Module()),
-    "causal_mask": lambda: (4,),
-    "mask_and_renormalize": lambda: (torch.rand(4, 4),),
-    "masked_attention_weights": lambda: (torch.rand(4, 4), 2),
-    "attention_dropout": lambda: (torch.rand(4, 4), 0.5),
-    "gpt2_small_attention": lambda: (),
-    "wrapper_with_2d_output": lambda: (3, 4),
-}
-# Constructor arguments and a forward input for every public class.
-CLASS_ARGS = {
-    "SelfAttention_v1": ((3, 2), torch.rand(4, 3)),
-    "SelfAttention_v2": ((3, 2), torch.rand(4, 3)),
-    "CausalAttention": ((3, 2, 4, 0.0), torch.rand(2, 4, 3)),
-    "MultiHeadAttentionWrapper": ((3, 2, 4, 0.0, 2), torch.rand(2, 4, 3)),
-    "MultiHeadAttention": ((3, 2, 4, 0.0, 2), torch.rand(2, 4, 3)),
-}
+
+def first_probe(exercise) -> tuple[dict, dict]:
+    """The probe spec and inputs of the exercise's first check that calls it (not a timing
+    probe): the arguments every stub is tried with come from the exercise's own record."""
+    for check in exercise.checks:
+        spec = exercise.probe(check)
+        if spec["kind"] in ("call", "module", "transfer"):
+            return spec, check.inputs(Rng(0))
+    raise AssertionError(f"{exercise.name} has no check that calls it")
+
+
+def forward_input(exercise) -> torch.Tensor:
+    """An input batch for a module's forward: the first of its checks' inputs that is not a
+    weight (a module's first check, its structure, may have no inputs at all)."""
+    for check in exercise.checks:
+        if exercise.probe(check)["kind"] != "module":
+            continue
+        tensors = [t for key, t in check.inputs(Rng(0)).items() if not key.startswith("w:")]
+        if tensors:
+            return tensors[0]
+    raise AssertionError(f"{exercise.name} has no module check with an input batch")
+
+
+def stub_lookup(exercise):
+    """The stub for the exercise itself, the reference for everything it builds on."""
+
+    def lookup(module: str, name: str):
+        package = "exercises" if name == exercise.name else "solutions"
+        return getattr(load(package, module), name)
+
+    return lookup
 
 
 def load(package, module):
@@ -71,7 +80,7 @@ def stub_cases(kind):
         (module, name)
         for module in MODULES
         for name in public_names(load("exercises", module))
-        if (name in CLASS_ARGS) == (kind == "class")
+        if inspect.isclass(getattr(load("exercises", module), name)) == (kind == "class")
     ]
 
 
@@ -122,30 +131,34 @@ def test_stubs_contain_no_solution_code():
 # every stub raises NotImplementedError naming itself ----------------------------------------
 
 
-def test_every_public_name_has_dummy_arguments():
+def test_every_public_name_is_an_exercise():
     names = {name for module in MODULES for name in public_names(load("exercises", module))}
-    assert names == set(FUNCTION_ARGS) | set(CLASS_ARGS)
+    assert names == {ex.name for ex in checks.EXERCISES}
+    for ex in checks.EXERCISES:
+        assert ex.name in public_names(load("exercises", ex.module)), ex.name
 
 
 @pytest.mark.parametrize(("module", "name"), stub_cases("function"))
 def test_function_stub_raises(module, name):
-    func = getattr(load("exercises", module), name)
+    exercise = checks.find(name)
+    spec, inputs = first_probe(exercise)
     with pytest.raises(NotImplementedError, match=name):
-        func(*FUNCTION_ARGS[name]())
+        run_probe(spec, inputs, stub_lookup(exercise))
 
 
 @pytest.mark.parametrize(("module", "name"), stub_cases("class"))
 def test_class_stub_raises(module, name):
-    cls = getattr(load("exercises", module), name)
-    init_args, x = CLASS_ARGS[name]
+    exercise = checks.find(name)
+    spec, inputs = first_probe(exercise)
     with pytest.raises(NotImplementedError, match=name):
-        cls(*init_args)
+        run_probe(spec, inputs, stub_lookup(exercise))
 
     # forward is stubbed too: build the object without running the stubbed __init__
+    cls = getattr(load("exercises", module), name)
     obj = cls.__new__(cls)
     nn.Module.__init__(obj)
     with pytest.raises(NotImplementedError, match=rf"{name}\.forward"):
-        obj(x)
+        obj(forward_input(exercise))
 
 
 # exercises/ and solutions/ have the same interface --------------------------------------

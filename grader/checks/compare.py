@@ -88,8 +88,3 @@ def error_ratio(
     ratio = (g - e).abs() / (atol + rtol * e.abs())
     ratio = torch.where(same_special, torch.zeros_like(ratio), ratio)
     return float(ratio.nan_to_num(nan=float("inf")).max())
-
-
-def describe_tensor(t: torch.Tensor) -> str:
-    """'float32 (2, 6, 3)' for the feedback's 'tried' line."""
-    return f"{str(t.dtype).replace('torch.', '')} {fmt_shape(t)}"

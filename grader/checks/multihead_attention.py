@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from grader.checks import speed
-from grader.checks.build import (
-    EVAL_MODE,
-    TOY_BATCH_TEXT,
-    build,
-    dropout_setup,
-    linear,
-    module_checks,
-    perturbed_after,
-    qkv,
-    tokens,
-    toy_batch,
+from grader.checks.attention_modules import (
+    AttentionModule,
+    ModuleConfig,
+    arguments_text,
+    qkv_and_out_proj,
+    qkv_per_head,
+    shape_text,
 )
 from grader.checks.causal_attention import DROP_P
-from grader.checks.judges import (
+from grader.checks.criteria import (
     AllOf,
     Close,
     DescribeEquals,
     Differ,
     DropoutOnWeights,
-    Grads,
     MaskShape,
     Raises,
-    Same,
     ShapeDType,
     Structure,
 )
 from grader.checks.spec import Check, Exercise
+from grader.checks.vocabulary import TOY_BATCH_TEXT, Run, module_probe, toy_batch
 from grader.worker.watch import FUSED_ATTENTION_CALLS
 
 MODULE = "multihead_attention"
@@ -39,46 +36,12 @@ BOOK_SEED_NOTE = (
 )
 
 
-def _with(rng, weights: dict, x_shape: tuple, scale: float = 1.0, **extra) -> dict:
-    return {
-        **weights,
-        "x": tokens(rng, *x_shape, scale=scale),
-        **{k: f(rng) for k, f in extra.items()},
-    }
-
-
 # -- the wrapper --------------------------------------------------------------------------
 
-W_IN, W_OUT, W_CTX, W_HEADS, W_B, W_T = 5, 3, 8, 3, 2, 6
-W_CONFIG = f"d_in={W_IN}, d_out={W_OUT}, context_length={W_CTX}, num_heads={W_HEADS}"
-
-
-def w_init(dropout=0.0, **kw):
-    return {
-        "d_in": W_IN,
-        "d_out": W_OUT,
-        "context_length": W_CTX,
-        "dropout": dropout,
-        "num_heads": W_HEADS,
-        **kw,
-    }
-
-
-def w_weights(rng, heads=W_HEADS, d_in=W_IN, d_out=W_OUT, bias=False):
-    weights = {}
-    for h in range(heads):
-        weights.update(qkv(rng, d_in, d_out, bias, prefix=f"heads.{h}."))
-    return weights
-
-
-def w_loaded(bias=False, **extra):
-    return lambda rng: _with(rng, w_weights(rng, bias=bias), (W_B, W_T, W_IN), **extra)
-
-
-def w_causal(rng):
-    inputs = _with(rng, w_weights(rng), (W_B, W_T, W_IN))
-    inputs["x_changed"] = perturbed_after(rng, inputs["x"], 3)
-    return inputs
+W_CONFIG = ModuleConfig(d_in=5, d_out=3, context_length=8, num_heads=3, batch=2, tokens=6)
+WRAPPER = AttentionModule(
+    "MultiHeadAttentionWrapper", W_CONFIG, layers=qkv_per_head, out_per_head=True
+)
 
 
 MultiHeadAttentionWrapper = Exercise(
@@ -89,139 +52,57 @@ MultiHeadAttentionWrapper = Exercise(
     section="3.6.1",
     hint="self.heads = nn.ModuleList of num_heads CausalAttention modules; concatenate their "
     "outputs along the last dim.",
+    about=(
+        "Two `CausalAttention` heads side by side: (2, 6, 4); with `torch.manual_seed(123)` "
+        "the first row is `[-0.4519, 0.2216, 0.4772, 0.1063]`."
+    ),
+    demo=(
+        "from exercises.multihead_attention import MultiHeadAttentionWrapper\n"
+        "\n"
+        "torch.manual_seed(123)\n"
+        "mha_wrapper = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)\n"
+        "mha_wrapper(batch)"
+    ),
     checks=(
-        Check(
-            "structure",
-            "heads: a ModuleList of CausalAttention",
-            f"MultiHeadAttentionWrapper({W_CONFIG}, dropout=0.0): its parameters and submodules",
-            build(w_init(), forward=(), describe=True),
-            lambda rng: {},
-            Structure(
-                (("heads", "ModuleList"),)
-                + tuple((f"heads.{h}", "CausalAttention") for h in range(W_HEADS))
-            ),
+        WRAPPER.structure(
+            title="heads: a ModuleList of CausalAttention",
+            module_types=(("heads", "ModuleList"),)
+            + tuple((f"heads.{h}", "CausalAttention") for h in range(W_CONFIG.num_heads)),
             advice="one CausalAttention per head, in an nn.ModuleList named heads (a Python list "
             "hides the heads' parameters from the module)",
         ),
-        Check(
-            "shape",
-            "output shape (b, T, num_heads * d_out)",
-            f"MultiHeadAttentionWrapper({W_CONFIG}) on x ({W_B}, {W_T}, {W_IN})",
-            build(w_init()),
-            w_loaded(),
-            ShapeDType(),
+        WRAPPER.shape(
+            title="output shape (b, T, num_heads * d_out)",
             advice="concatenate the heads on the last dim (dim=-1)",
         ),
-        Check(
-            "values_random",
-            "values on distinct sequences",
-            f"MultiHeadAttentionWrapper({W_CONFIG}) with the reference's weights, eval mode, on x "
-            f"({W_B}, {W_T}, {W_IN}) of different sequences",
-            build(w_init()),
-            w_loaded(),
-            Close(),
-            points=2,
-            randomized=True,
+        WRAPPER.values(
+            title="values on distinct sequences",
+            tries=f"{WRAPPER.called()} with the reference's weights, eval mode, on x "
+            f"{shape_text(W_CONFIG.x_shape)} of different sequences",
             advice="each head must be its own CausalAttention, concatenated in order on dim=-1",
         ),
-        Check(
-            "values_bias",
-            "values with qkv_bias=True",
-            f"MultiHeadAttentionWrapper({W_CONFIG}, qkv_bias=True) with weights and biases loaded",
-            build(w_init(qkv_bias=True)),
-            w_loaded(bias=True),
-            Close(),
-            advice="pass qkv_bias on to every CausalAttention head",
-        ),
-        Check(
-            "causal",
-            "earlier outputs ignore later tokens",
-            f"MultiHeadAttentionWrapper({W_CONFIG}) on x and on x with tokens 3 to {W_T - 1} "
-            "replaced: outputs 0 to 2 must not change",
-            build(w_init(), forward=("x", "x_changed")),
-            w_causal,
-            Same(upto=3, what="outputs for tokens 0-2"),
-        ),
-        Check(
-            "eval_mode",
-            "eval mode is deterministic and dropout-free",
-            f"MultiHeadAttentionWrapper({W_CONFIG}, dropout=0.5) in eval mode, forward twice",
-            build(w_init(dropout=0.5), forward=("x", "x")),
-            w_loaded(),
-            EVAL_MODE,
+        WRAPPER.values_bias(advice="pass qkv_bias on to every CausalAttention head"),
+        WRAPPER.causal(),
+        WRAPPER.eval_mode(advice="pass dropout on to every CausalAttention head"),
+        WRAPPER.train_dropout(
+            ModuleConfig(d_in=8, d_out=8, context_length=8, num_heads=2, batch=16, tokens=8),
+            p=DROP_P,
+            title=f"train mode drops attention weights in every head (p={DROP_P})",
+            reading=", reading each head's weights back",
+            judge=DropoutOnWeights(DROP_P, ("v:0", "v:1")),
             advice="pass dropout on to every CausalAttention head",
         ),
-        Check(
-            "dropout",
-            f"train mode drops attention weights in every head (p={DROP_P})",
-            f"MultiHeadAttentionWrapper(d_in=8, d_out=8, context_length=8, dropout={DROP_P}, "
-            "num_heads=2) in train mode on one-hot tokens, reading each head's weights back",
-            build(
-                {"d_in": 8, "d_out": 8, "context_length": 8, "dropout": DROP_P, "num_heads": 2},
-                mode="train",
-                eval_too=True,
-            ),
-            lambda rng: dropout_setup(rng, batch=16, heads=2, per_head_prefix=True, proj=False),
-            DropoutOnWeights(DROP_P, ("v:0", "v:1")),
-            advice="pass dropout on to every CausalAttention head",
-        ),
-        Check(
-            "grads",
-            "gradients reach every head",
-            f"backward through MultiHeadAttentionWrapper({W_CONFIG}) with loaded weights",
-            build(w_init(), upstream="g"),
-            w_loaded(g=lambda rng: rng.uniform(W_B, W_T, W_HEADS * W_OUT)),
-            Grads(),
-        ),
-        Check(
-            "book",
-            "the book's numbers after torch.manual_seed(123)",
-            f"torch.manual_seed(123); MultiHeadAttentionWrapper(3, 2, 6, 0.0, num_heads=2) on "
-            f"{TOY_BATCH_TEXT}",
-            build(
-                {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0, "num_heads": 2},
-                init_seed=123,
-            ),
-            lambda rng: {"x": toy_batch()},
-            Close(),
-            points=0,
-            advice=BOOK_SEED_NOTE,
-        ),
+        WRAPPER.grads(title="gradients reach every head"),
+        WRAPPER.book(seed=123, advice=BOOK_SEED_NOTE),
     ),
 )
 
 # -- weight splits ------------------------------------------------------------------------
 
-M_IN, M_OUT, M_CTX, M_HEADS, M_B, M_T = 6, 8, 10, 2, 3, 7
-M_CONFIG = f"d_in={M_IN}, d_out={M_OUT}, context_length={M_CTX}, num_heads={M_HEADS}"
-
-
-def m_init(dropout=0.0, **kw):
-    return {
-        "d_in": M_IN,
-        "d_out": M_OUT,
-        "context_length": M_CTX,
-        "dropout": dropout,
-        "num_heads": M_HEADS,
-        **kw,
-    }
-
-
-def m_weights(rng, d_in=M_IN, d_out=M_OUT, bias=False, scale=0.5):
-    return {
-        **qkv(rng, d_in, d_out, bias, scale=scale),
-        **linear(rng, "out_proj", d_out, d_out, True, scale=scale),
-    }
-
-
-def m_loaded(bias=False, scale=1.0, **extra):
-    return lambda rng: _with(rng, m_weights(rng, bias=bias), (M_B, M_T, M_IN), scale=scale, **extra)
-
-
-def m_causal(rng):
-    inputs = _with(rng, m_weights(rng), (M_B, M_T, M_IN))
-    inputs["x_changed"] = perturbed_after(rng, inputs["x"], 4)
-    return inputs
+M_CONFIG = ModuleConfig(d_in=6, d_out=8, context_length=10, num_heads=2, batch=3, tokens=7)
+MHA = AttentionModule("MultiHeadAttention", M_CONFIG, layers=qkv_and_out_proj)
+INDIVISIBLE = ModuleConfig(d_in=4, d_out=6, context_length=5, num_heads=4)
+FOUR_HEADS = ModuleConfig(d_in=12, d_out=12, context_length=5, num_heads=4, batch=2, tokens=5)
 
 
 SPLIT_LIKELY = (
@@ -230,6 +111,77 @@ SPLIT_LIKELY = (
     "num_tokens, d_out); finish with out_proj"
 )
 
+
+def _split_heads_checks(
+    module: AttentionModule, *, likely: str, bias_advice: str, value_weights: str
+) -> tuple[Check, ...]:
+    """The checks of a multi-head attention with weight splits, after its structure: the
+    divisibility error, values (with bias, four heads, large inputs), causality, eval and
+    train mode, gradients, device and inputs left alone. `likely` advises on wrong values;
+    `value_weights` names the layer that holds the value weights, for the dropout check."""
+    c = module.config
+    return (
+        Check(
+            name="raises",
+            title="refuses d_out not divisible by num_heads",
+            tries=f"{module.name}({arguments_text(INDIVISIBLE.init())})",
+            probe=module.probe(INDIVISIBLE.init(), forward=()),
+            inputs=lambda rng: {},
+            judge=Raises(diagnosis=f"{module.name}.no_divisibility_check"),
+            advice="raise an error (ValueError, or an assert) when d_out % num_heads != 0",
+        ),
+        module.values(
+            title="values with head_dim > 1 on distinct sequences",
+            tries=f"{module.called()} (head_dim {c.d_out // c.num_heads}) with the "
+            f"reference's weights, eval mode, on x {shape_text(c.x_shape)}: different "
+            f"sequences, {c.tokens} < {c.context_length} tokens",
+            points=3,
+            advice=likely,
+        ),
+        module.values_bias(advice=bias_advice),
+        Check(
+            name="values_4_heads",
+            title="four heads, as many tokens as context_length",
+            tries=f"{module.name}({arguments_text(FOUR_HEADS.init())}) (head_dim 3) on x "
+            f"{shape_text(FOUR_HEADS.x_shape)}",
+            probe=module.probe(FOUR_HEADS.init()),
+            inputs=module.inputs(FOUR_HEADS),
+            judge=Close(),
+            advice=likely,
+        ),
+        Check(
+            name="large_inputs",
+            title="inputs of magnitude 20",
+            tries=f"{module.called()} on x in [-20, 20] (sharp softmax)",
+            probe=module.probe(),
+            inputs=module.inputs(x_scale=20.0),
+            judge=Close(atol=1e-4, rtol=1e-3),
+            randomized=True,
+            advice="mask with -inf (a large negative fill must still dwarf the scores)",
+        ),
+        module.causal(
+            advice="the mask must be applied to every head's scores (it broadcasts over b and "
+            "heads)"
+        ),
+        module.eval_mode(),
+        module.train_dropout(
+            ModuleConfig(d_in=8, d_out=16, context_length=8, num_heads=2, batch=16, tokens=8),
+            p=DROP_P,
+            title=f"train mode drops attention weights (p={DROP_P})",
+            reading=f" with orthogonal {value_weights} and out_proj, reading each head's "
+            "weights back from the output",
+            judge=DropoutOnWeights(
+                DROP_P, ("v:0", "v:1"), proj=("w:out_proj.weight", "w:out_proj.bias")
+            ),
+            points=2,
+            advice="self.dropout goes on attn_weights, after the softmax and before @ values",
+        ),
+        module.grads(),
+        module.device(),
+        module.inputs_unchanged(),
+    )
+
+
 MultiHeadAttention = Exercise(
     name="MultiHeadAttention",
     module=MODULE,
@@ -237,132 +189,43 @@ MultiHeadAttention = Exercise(
     section="3.6.2",
     hint="Project once with d_out = num_heads * head_dim, split the last dim into heads, attend "
     "per head as in CausalAttention, merge the heads back and apply out_proj.",
+    about=(
+        "All heads in one pass with weight splits. With `torch.manual_seed(123)` the book "
+        "prints a first row of `[0.3190, 0.4858]`."
+    ),
+    demo=(
+        "from exercises.multihead_attention import MultiHeadAttention\n"
+        "\n"
+        "torch.manual_seed(123)\n"
+        "mha = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)\n"
+        "mha(batch)"
+    ),
     checks=(
-        Check(
-            "structure",
-            "W_query, W_key, W_value and out_proj",
-            f"MultiHeadAttention({M_CONFIG}, dropout=0.0): its parameters and submodules",
-            build(m_init(), forward=(), describe=True),
-            lambda rng: {},
-            Structure(
-                (
-                    ("W_query", "Linear"),
-                    ("W_key", "Linear"),
-                    ("W_value", "Linear"),
-                    ("out_proj", "Linear"),
-                )
-            ),
+        MHA.structure(
+            title="W_query, W_key, W_value and out_proj",
             advice="out_proj = nn.Linear(d_out, d_out) keeps its bias whatever qkv_bias says",
         ),
-        Check(
-            "raises",
-            "refuses d_out not divisible by num_heads",
-            "MultiHeadAttention(d_in=4, d_out=6, context_length=5, dropout=0.0, num_heads=4)",
-            build(
-                {"d_in": 4, "d_out": 6, "context_length": 5, "dropout": 0.0, "num_heads": 4},
-                forward=(),
-            ),
-            lambda rng: {},
-            Raises(diagnosis="MultiHeadAttention.no_divisibility_check"),
-            advice="raise an error (ValueError, or an assert) when d_out % num_heads != 0",
+        *_split_heads_checks(
+            MHA,
+            likely=SPLIT_LIKELY,
+            bias_advice="pass bias=qkv_bias to W_query, W_key and W_value (not to out_proj)",
+            value_weights="W_value",
         ),
-        Check(
-            "values_random",
-            "values with head_dim > 1 on distinct sequences",
-            f"MultiHeadAttention({M_CONFIG}) (head_dim 4) with the reference's weights, eval "
-            f"mode, on x ({M_B}, {M_T}, {M_IN}): different sequences, {M_T} < {M_CTX} tokens",
-            build(m_init()),
-            m_loaded(),
-            Close(),
-            points=3,
-            randomized=True,
-            advice=SPLIT_LIKELY,
+        MHA.book(seed=123, advice=BOOK_SEED_NOTE),
+        *speed.module_checks(
+            MHA,
+            speed.MULTIHEAD_SIZES,
+            advice="all heads at once: split with view/transpose and use batched matrix "
+            "products; no Python loop over heads or tokens",
         ),
-        Check(
-            "values_bias",
-            "values with qkv_bias=True",
-            f"MultiHeadAttention({M_CONFIG}, qkv_bias=True) with weights and biases loaded",
-            build(m_init(qkv_bias=True)),
-            m_loaded(bias=True),
-            Close(),
-            advice="pass bias=qkv_bias to W_query, W_key and W_value (not to out_proj)",
-        ),
-        Check(
-            "values_4_heads",
-            "four heads, as many tokens as context_length",
-            "MultiHeadAttention(d_in=12, d_out=12, context_length=5, dropout=0.0, num_heads=4) "
-            "(head_dim 3) on x (2, 5, 12)",
-            build({"d_in": 12, "d_out": 12, "context_length": 5, "dropout": 0.0, "num_heads": 4}),
-            lambda rng: _with(rng, m_weights(rng, 12, 12), (2, 5, 12)),
-            Close(),
-            advice=SPLIT_LIKELY,
-        ),
-        Check(
-            "large_inputs",
-            "inputs of magnitude 20",
-            f"MultiHeadAttention({M_CONFIG}) on x in [-20, 20] (sharp softmax)",
-            build(m_init()),
-            m_loaded(scale=20.0),
-            Close(atol=1e-4, rtol=1e-3),
-            randomized=True,
-            advice="mask with -inf (a large negative fill must still dwarf the scores)",
-        ),
-        Check(
-            "causal",
-            "earlier outputs ignore later tokens",
-            f"MultiHeadAttention({M_CONFIG}) on x and on x with tokens 4 to {M_T - 1} replaced: "
-            "outputs 0 to 3 must not change",
-            build(m_init(), forward=("x", "x_changed")),
-            m_causal,
-            Same(upto=4, what="outputs for tokens 0-3"),
-            advice="the mask must be applied to every head's scores (it broadcasts over b and heads)",
-        ),
-        Check(
-            "eval_mode",
-            "eval mode is deterministic and dropout-free",
-            f"MultiHeadAttention({M_CONFIG}, dropout=0.5) in eval mode, forward twice",
-            build(m_init(dropout=0.5), forward=("x", "x")),
-            m_loaded(),
-            EVAL_MODE,
-        ),
-        Check(
-            "dropout",
-            f"train mode drops attention weights (p={DROP_P})",
-            f"MultiHeadAttention(d_in=8, d_out=16, context_length=8, dropout={DROP_P}, "
-            "num_heads=2) in train mode on one-hot tokens with orthogonal W_value and out_proj, "
-            "reading each head's weights back from the output",
-            build(
-                {"d_in": 8, "d_out": 16, "context_length": 8, "dropout": DROP_P, "num_heads": 2},
-                mode="train",
-                eval_too=True,
-            ),
-            lambda rng: dropout_setup(rng, batch=16, heads=2, per_head_prefix=False, proj=True),
-            DropoutOnWeights(DROP_P, ("v:0", "v:1"), proj=("w:out_proj.weight", "w:out_proj.bias")),
-            points=2,
-            advice="self.dropout goes on attn_weights, after the softmax and before @ values",
-        ),
-        *module_checks("MultiHeadAttention", M_CONFIG, m_init(), m_loaded, (M_B, M_T, M_OUT)),
-        Check(
-            "book",
-            "the book's numbers after torch.manual_seed(123)",
-            f"torch.manual_seed(123); MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) on "
-            f"{TOY_BATCH_TEXT}",
-            build(
-                {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0, "num_heads": 2},
-                init_seed=123,
-            ),
-            lambda rng: {"x": toy_batch()},
-            Close(),
-            points=0,
-            advice=BOOK_SEED_NOTE,
-        ),
-        *speed.multihead_checks(),
     ),
 )
 
 # -- Exercise 3.3 -------------------------------------------------------------------------
 
-GPT2 = build({}, forward=(), describe=True)
+# What gpt2_small_attention() returns: its description (type, parameters, mask).
+GPT2 = Run(module_probe({}, forward=(), describe=True), lambda rng: {})
+GPT2_SMALL = ModuleConfig(d_in=768, d_out=768, context_length=1024, num_heads=12, batch=2, tokens=6)
 
 gpt2_small_attention = Exercise(
     name="gpt2_small_attention",
@@ -370,43 +233,45 @@ gpt2_small_attention = Exercise(
     section="Exercise 3.3",
     hint="MultiHeadAttention(d_in=768, d_out=768, context_length=1024, dropout=0.0, "
     "num_heads=12) has 2,360,064 parameters.",
+    about="Exercise 3.3: the smallest GPT-2's attention has 2,360,064 parameters.",
+    demo=(
+        "from exercises.multihead_attention import gpt2_small_attention\n"
+        "\n"
+        "gpt2 = gpt2_small_attention()\n"
+        "sum(p.numel() for p in gpt2.parameters())"
+    ),
     checks=(
-        Check(
-            "type",
-            "returns a MultiHeadAttention",
-            "gpt2_small_attention(): the type of what it returns",
-            GPT2,
-            lambda rng: {},
-            DescribeEquals("type", "type"),
+        GPT2.check(
+            name="type",
+            title="returns a MultiHeadAttention",
+            tries="gpt2_small_attention(): the type of what it returns",
+            judge=DescribeEquals("type", "type"),
         ),
-        Check(
-            "num_params",
-            "2,360,064 trainable parameters",
-            "gpt2_small_attention(): sum(p.numel() for p in module.parameters() if "
+        GPT2.check(
+            name="num_params",
+            title="2,360,064 trainable parameters",
+            tries="gpt2_small_attention(): sum(p.numel() for p in module.parameters() if "
             "p.requires_grad)",
-            GPT2,
-            lambda rng: {},
-            DescribeEquals("num_params", "parameters"),
+            judge=DescribeEquals("num_params", "parameters"),
             advice="768 in and out with qkv_bias=False: 3 * 768 * 768 + (768 * 768 + 768)",
         ),
-        Check(
-            "config",
-            "768 dims, bias only in out_proj, context 1024",
-            "gpt2_small_attention(): parameter names and shapes, and the mask's size",
-            GPT2,
-            lambda rng: {},
-            AllOf((Structure(), MaskShape(diagnosis="gpt2_small_attention.context_length"))),
+        GPT2.check(
+            name="config",
+            title="768 dims, bias only in out_proj, context 1024",
+            tries="gpt2_small_attention(): parameter names and shapes, and the mask's size",
+            judge=AllOf((Structure(), MaskShape(diagnosis="gpt2_small_attention.context_length"))),
             advice="context_length=1024 sets the mask to (1024, 1024); qkv_bias=False",
         ),
         Check(
-            "values",
-            "12 heads: values with given weights",
-            "gpt2_small_attention() with random weights loaded, eval mode, on x (2, 6, 768)",
-            build({}),
+            name="values",
+            title="12 heads: values with given weights",
+            tries="gpt2_small_attention() with random weights loaded, eval mode, on x "
+            f"{shape_text(GPT2_SMALL.x_shape)}",
+            probe=module_probe({}),
             # nn.Linear's own scale at this width: with U(-0.5, 0.5) weights the scores
             # would reach the hundreds and the softmax would be one-hot, ill-conditioned.
-            lambda rng: _with(rng, m_weights(rng, 768, 768, scale=768**-0.5), (2, 6, 768)),
-            Close(),
+            inputs=MHA.inputs(GPT2_SMALL, weight_scale=768**-0.5),
+            judge=Close(),
             points=2,
             advice="num_heads=12 (head_dim 64): another head count changes the output",
         ),
@@ -416,49 +281,57 @@ gpt2_small_attention = Exercise(
 # -- Exercise 3.2 -------------------------------------------------------------------------
 
 TWO_D = {"d_in": 3, "context_length": 6}
+# The reference's answer: two heads of d_out=1, on batches of two or four sequences.
+TWO_D_HEADS = ModuleConfig(d_in=3, d_out=1, context_length=6, num_heads=2, batch=2, tokens=6)
 
 wrapper_with_2d_output = Exercise(
     name="wrapper_with_2d_output",
     module=MODULE,
     section="Exercise 3.2",
     hint="The wrapper's output has num_heads * d_out dimensions; keep num_heads=2.",
+    about="Exercise 3.2: still two heads, but two-dimensional context vectors.",
+    demo=(
+        "from exercises.multihead_attention import wrapper_with_2d_output\n"
+        "\n"
+        "wrapper_with_2d_output(d_in=3, context_length=6)(batch).shape  # (2, 6, 2)"
+    ),
     checks=(
         Check(
-            "heads",
-            "two heads",
-            "wrapper_with_2d_output(d_in=3, context_length=6): its heads and parameters",
-            build(TWO_D, forward=(), describe=True),
-            lambda rng: {},
-            Structure((("heads.0", "CausalAttention"), ("heads.1", "CausalAttention"))),
+            name="heads",
+            title="two heads",
+            tries="wrapper_with_2d_output(d_in=3, context_length=6): its heads and parameters",
+            probe=module_probe(TWO_D, forward=(), describe=True),
+            inputs=lambda rng: {},
+            judge=Structure((("heads.0", "CausalAttention"), ("heads.1", "CausalAttention"))),
             advice="keep num_heads=2 and change d_out instead",
         ),
         Check(
-            "shape",
-            "two-dimensional context vectors",
-            f"wrapper_with_2d_output(d_in=3, context_length=6) on {TOY_BATCH_TEXT}",
-            build(TWO_D),
-            lambda rng: {"x": toy_batch()},
-            ShapeDType(),
+            name="shape",
+            title="two-dimensional context vectors",
+            tries=f"wrapper_with_2d_output(d_in=3, context_length=6) on {TOY_BATCH_TEXT}",
+            probe=module_probe(TWO_D),
+            inputs=lambda rng: {"x": toy_batch()},
+            judge=ShapeDType(),
             advice="num_heads * d_out = 2 with num_heads = 2",
         ),
         Check(
-            "values",
-            "values with given weights",
-            "wrapper_with_2d_output(d_in=3, context_length=6) with random weights, eval mode, on "
+            name="values",
+            title="values with given weights",
+            tries="wrapper_with_2d_output(d_in=3, context_length=6) with random weights, eval mode, on "
             "x (2, 6, 3) of different sequences",
-            build(TWO_D),
-            lambda rng: _with(rng, w_weights(rng, heads=2, d_in=3, d_out=1), (2, 6, 3)),
-            Close(),
+            probe=module_probe(TWO_D),
+            inputs=WRAPPER.inputs(TWO_D_HEADS),
+            judge=Close(),
             points=2,
         ),
         Check(
-            "dropout",
-            "passes dropout on",
-            "wrapper_with_2d_output(d_in=3, context_length=6, dropout=0.5) in train mode and in "
+            name="dropout",
+            title="passes dropout on",
+            tries="wrapper_with_2d_output(d_in=3, context_length=6, dropout=0.5) in train mode and in "
             "eval mode on the same x (4, 6, 3)",
-            build({**TWO_D, "dropout": 0.5}, mode="train", eval_too=True),
-            lambda rng: _with(rng, w_weights(rng, heads=2, d_in=3, d_out=1), (4, 6, 3)),
-            Differ(
+            probe=module_probe({**TWO_D, "dropout": 0.5}, mode="train", eval_too=True),
+            inputs=WRAPPER.inputs(replace(TWO_D_HEADS, batch=4)),
+            judge=Differ(
                 "out",
                 "eval",
                 what="the train-mode and eval-mode outputs",

@@ -1,7 +1,7 @@
 """What a check is: data that one engine runs for the CLI, JSON, pytest and batch grading.
 
 A `Check` says what it runs (a probe spec, see `grader.worker.probes`), on which inputs (a
-function of a bit-stable `Rng`), how it judges (a `Judge`), how many points it is worth, and
+function of a bit-stable `Rng`), how it judges (a `Criterion`), how many points it is worth, and
 what to tell the learner when it fails. An `Exercise` groups the checks of one function or
 class of the contract and names the book section to read.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from grader.checks.judges import Judge
+from grader.checks.criteria import Criterion
 from grader.rng import Rng
 
 SECTIONS = {
@@ -39,14 +39,14 @@ def where_to_look(section: str) -> str:
     return f'{prefix}{section} "{SECTIONS[section]}"'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Check:
     name: str  # unique within its exercise, e.g. "values_random"
     title: str  # short, for tables: "values on a random configuration"
     tries: str  # what is run on what, in words, for the feedback
     probe: dict  # a probe spec without "module" (the exercise adds it)
     inputs: Inputs
-    judge: Judge
+    judge: Criterion
     points: int = 1  # 0 makes it a note: shown, never deducted
     randomized: bool = False  # also run as a hidden check on a seed drawn at grading time
     advice: str = ""  # what to check when it fails
@@ -64,6 +64,11 @@ class Exercise:
     # Also judge the calls seen at run time? Not where the exercise runs another exercise's
     # code (the wrapper runs CausalAttention heads, which are judged on their own).
     watch_runtime: bool = True
+    # The chapter notebook (exercises/chapter3.ipynb, generated from these records): what to
+    # write and what the book prints, in Markdown, and the code of the cell that tries it on
+    # the book's toy input (`inputs`, and what earlier exercises' cells defined).
+    about: str = ""
+    demo: str = ""
 
     @property
     def max_points(self) -> int:

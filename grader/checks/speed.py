@@ -5,7 +5,7 @@ loops, and all heads at once. A speed check first compares one output with the r
 (a wrong answer is not timed), then times the learner's call and the reference's in
 alternating rounds, each in its own worker started the same way, on fresh inputs every call
 whose results are checked, as the judge measures it (CPU time on the CPU, wall time on a GPU;
-see grader/judge/speed.py), and passes when the median of the per-round ratios stays within
+see grader/judge/speed_race.py), and passes when the median of the per-round ratios stays within
 the margin.
 
 Sizes and margins. On the CPU the sizes are small on purpose, so that per-head or per-token
@@ -20,13 +20,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.checks.build import linear, qkv, tokens
-from grader.checks.judges import Judge, tolerance_text
+from grader.checks.attention_modules import AttentionModule, ModuleConfig, shape_text
+from grader.checks.criteria import Criterion, tolerance_text
 from grader.checks.spec import Check
+
+# (the config timed, the margin) on the CPU and on a GPU, for each module timed.
+Sizes = tuple[tuple[ModuleConfig, float], tuple[ModuleConfig, float]]
+CAUSAL_SIZES: Sizes = (
+    (ModuleConfig(d_in=32, d_out=32, context_length=128, batch=4, tokens=128), 2.0),
+    (ModuleConfig(d_in=768, d_out=64, context_length=1024, batch=8, tokens=1024), 1.5),
+)
+MULTIHEAD_SIZES: Sizes = (
+    (ModuleConfig(d_in=128, d_out=128, context_length=32, num_heads=32, batch=8, tokens=32), 2.0),
+    (
+        ModuleConfig(d_in=768, d_out=768, context_length=1024, num_heads=12, batch=8, tokens=1024),
+        1.3,
+    ),
+)
 
 
 @dataclass(frozen=True)
-class Speed(Judge):
+class Speed(Criterion):
     """Median over `rounds` of learner time / reference time must be <= margin."""
 
     device: str  # "cpu" or "cuda"
@@ -39,7 +53,7 @@ class Speed(Judge):
     needs_expected = False  # the reference runs in its own worker, not from the fixtures
 
     def __call__(self, inputs, expected, got):
-        raise TypeError("speed checks are run by grader.judge.speed, not called directly")
+        raise TypeError("speed checks are run by grader.judge.speed_race, not called directly")
 
     @property
     def tolerance(self):
@@ -62,13 +76,13 @@ def _prepare(backward: bool | None, device: str, **spec) -> dict:
 def scores_checks() -> tuple[Check, ...]:
     def check(device, t, d, margin):
         return Check(
-            f"speed_{device}",
-            f"speed on {_where(device)} ({t} tokens)",
-            f"attention_scores(inputs) for inputs ({t}, {d}) on {_where(device)}, timed "
+            name=f"speed_{device}",
+            title=f"speed on {_where(device)} ({t} tokens)",
+            tries=f"attention_scores(inputs) for inputs ({t}, {d}) on {_where(device)}, timed "
             "against the reference in alternating rounds",
-            _prepare(None, device, args=["inputs"]),
-            lambda rng: {"inputs": rng.uniform(t, d)},
-            Speed(device, margin, atol=1e-4, rtol=1e-4),
+            probe=_prepare(None, device, args=["inputs"]),
+            inputs=lambda rng: {"inputs": rng.uniform(t, d)},
+            judge=Speed(device, margin, atol=1e-4, rtol=1e-4),
             points=2,
             advice="one matrix product for all pairs (inputs @ inputs.T), no Python loop over tokens",
         )
@@ -76,45 +90,22 @@ def scores_checks() -> tuple[Check, ...]:
     return (check("cpu", 1024, 64, 3.0), check("cuda", 4096, 64, 3.0))
 
 
-def causal_checks() -> tuple[Check, ...]:
-    def check(device, b, t, d_in, d_out, margin):
-        init = {"d_in": d_in, "d_out": d_out, "context_length": t, "dropout": 0.0}
+def module_checks(module: AttentionModule, sizes: Sizes, advice: str) -> tuple[Check, ...]:
+    """Forward and backward of an attention module at `sizes`, on the CPU and on a GPU."""
+
+    def check(device: str, config: ModuleConfig, margin: float) -> Check:
+        timed = module.at(config)
         return Check(
-            f"speed_{device}",
-            f"speed on {_where(device)} (forward and backward)",
-            f"CausalAttention(d_in={d_in}, d_out={d_out}, context_length={t}) forward and "
-            f"backward on x ({b}, {t}, {d_in}) on {_where(device)}, timed against the "
-            "reference in alternating rounds",
-            _prepare(True, device, init=init),
-            lambda rng: {**qkv(rng, d_in, d_out), "x": tokens(rng, b, t, d_in)},
-            Speed(device, margin, atol=1e-4, rtol=1e-3),
+            name=f"speed_{device}",
+            title=f"speed on {_where(device)} (forward and backward)",
+            tries=f"{timed.called()} forward and backward on x {shape_text(config.x_shape)} on "
+            f"{_where(device)}, timed against the reference in alternating rounds",
+            probe=_prepare(True, device, init=config.init()),
+            inputs=timed.inputs(),
+            judge=Speed(device, margin, atol=1e-4, rtol=1e-3),
             points=2,
-            advice="batched matrix products for all tokens at once; no Python loop over tokens "
-            "or sequences; build the mask once in __init__ (a buffer), not in every forward",
+            advice=advice,
         )
 
-    return (check("cpu", 4, 128, 32, 32, 2.0), check("cuda", 8, 1024, 768, 64, 1.5))
-
-
-def multihead_checks() -> tuple[Check, ...]:
-    def check(device, b, t, d, heads, margin):
-        init = {"d_in": d, "d_out": d, "context_length": t, "dropout": 0.0, "num_heads": heads}
-        return Check(
-            f"speed_{device}",
-            f"speed on {_where(device)} (forward and backward)",
-            f"MultiHeadAttention(d_in={d}, d_out={d}, context_length={t}, num_heads={heads}) "
-            f"forward and backward on x ({b}, {t}, {d}) on {_where(device)}, timed against "
-            "the reference in alternating rounds",
-            _prepare(True, device, init=init),
-            lambda rng: {
-                **qkv(rng, d, d),
-                **linear(rng, "out_proj", d, d, True),
-                "x": tokens(rng, b, t, d),
-            },
-            Speed(device, margin, atol=1e-4, rtol=1e-3),
-            points=2,
-            advice="all heads at once: split with view/transpose and use batched matrix "
-            "products; no Python loop over heads or tokens",
-        )
-
-    return (check("cpu", 8, 32, 128, 32, 2.0), check("cuda", 8, 1024, 768, 12, 1.3))
+    (cpu, cpu_margin), (cuda, cuda_margin) = sizes
+    return (check("cpu", cpu, cpu_margin), check("cuda", cuda, cuda_margin))

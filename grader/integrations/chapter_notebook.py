@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from grader import paths
+from grader import checks, paths
 
 NOTEBOOK = paths.EXERCISES / "chapter3.ipynb"
 
@@ -101,199 +101,42 @@ inputs = torch.tensor(
 """
 
 
+# The notebook's part headings, one per module, in the chapter's order.
+PARTS = {
+    "simple_attention": (
+        "section-3-3",
+        "## §3.3 A simple self-attention mechanism without trainable weights\n\n"
+        "The second token, *journey*, is the query. Its attention scores are dot products "
+        "with every token; normalised, they weight the inputs into a context vector.",
+    ),
+    "self_attention": (
+        "section-3-4",
+        "## §3.4 Implementing self-attention with trainable weights\n\n"
+        "Queries, keys and values are projections of the inputs, here from 3 to 2 "
+        "dimensions.",
+    ),
+    "causal_attention": (
+        "section-3-5",
+        "## §3.5 Hiding future words with causal attention\n\n"
+        "Each token may attend only to itself and the tokens before it.",
+    ),
+    "multihead_attention": (
+        "section-3-6",
+        "## §3.6 Extending single-head attention to multi-head attention",
+    ),
+}
+
+
 def cells() -> list[dict]:
+    """The intro and setup, then for each exercise in the book's order (grader.checks) its
+    part's heading where a new module starts, and its three cells."""
     out = [md("intro", INTRO), code("setup", SETUP)]
-    out.append(
-        md(
-            "section-3-3",
-            "## §3.3 A simple self-attention mechanism without trainable weights\n\n"
-            "The second token, *journey*, is the query. Its attention scores are dot products "
-            "with every token; normalised, they weight the inputs into a context vector.",
-        )
-    )
-    out += exercise(
-        "attention_scores_for_query",
-        "simple_attention",
-        "The score of token *i* is `inputs[i] · query`. The book prints "
-        "`tensor([0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865])`.",
-        "from exercises.simple_attention import attention_scores_for_query\n\n"
-        "query = inputs[1]  # journey\n"
-        "attn_scores_2 = attention_scores_for_query(inputs, query)\n"
-        "attn_scores_2",
-    )
-    out += exercise(
-        "normalize_by_sum",
-        "simple_attention",
-        "The first, naive normalisation: divide by the sum. The book prints "
-        "`tensor([0.1455, 0.2278, 0.2249, 0.1285, 0.1077, 0.1656])`.",
-        "from exercises.simple_attention import normalize_by_sum\n\n"
-        "normalize_by_sum(attn_scores_2)",
-    )
-    out += exercise(
-        "softmax_naive",
-        "simple_attention",
-        "`exp(x) / sum(exp(x))`. The book prints "
-        "`tensor([0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581])`; on inputs near 1e4 it "
-        "overflows to `nan`, which the next exercise fixes.",
-        "from exercises.simple_attention import softmax_naive\n\n"
-        "print(softmax_naive(attn_scores_2))\n"
-        "print(softmax_naive(torch.tensor([1e4, 1e4 - 1])))  # nan: exp overflows",
-    )
-    out += exercise(
-        "softmax_stable",
-        "simple_attention",
-        "Subtract the maximum first: same weights as above, and "
-        "`tensor([0.7311, 0.2689])` for the large inputs.",
-        "from exercises.simple_attention import softmax_stable\n\n"
-        "attn_weights_2 = softmax_stable(attn_scores_2)\n"
-        "print(attn_weights_2)\n"
-        "print(softmax_stable(torch.tensor([1e4, 1e4 - 1])))",
-    )
-    out += exercise(
-        "attention_scores",
-        "simple_attention",
-        "All pairs at once, in one matrix product (§3.3.2): a (6, 6) tensor whose second "
-        "row is the scores above.",
-        "from exercises.simple_attention import attention_scores\n\n"
-        "attn_scores = attention_scores(inputs)\n"
-        "attn_scores",
-    )
-    out += exercise(
-        "context_vectors",
-        "simple_attention",
-        "Weighted sums of the inputs. The second row is the book's context vector "
-        "`tensor([0.4419, 0.6515, 0.5683])`.",
-        "from exercises.simple_attention import context_vectors\n\n"
-        "attn_weights = softmax_stable(attn_scores)\n"
-        "context_vectors(attn_weights, inputs)",
-    )
-    out.append(
-        md(
-            "section-3-4",
-            "## §3.4 Implementing self-attention with trainable weights\n\n"
-            "Queries, keys and values are projections of the inputs, here from 3 to 2 "
-            "dimensions.",
-        )
-    )
-    out += exercise(
-        "SelfAttention_v1",
-        "self_attention",
-        "With `torch.manual_seed(123)` the book prints a first row of "
-        "`[0.2996, 0.8053]` and a last of `[0.2990, 0.8040]`.",
-        "from exercises.self_attention import SelfAttention_v1\n\n"
-        "torch.manual_seed(123)\n"
-        "sa_v1 = SelfAttention_v1(d_in=3, d_out=2)\n"
-        "sa_v1(inputs)",
-    )
-    out += exercise(
-        "SelfAttention_v2",
-        "self_attention",
-        "`nn.Linear` projections. With `torch.manual_seed(789)` the first row is "
-        "`[-0.0739, 0.0713]`.",
-        "from exercises.self_attention import SelfAttention_v2\n\n"
-        "torch.manual_seed(789)\n"
-        "sa_v2 = SelfAttention_v2(d_in=3, d_out=2)\n"
-        "sa_v2(inputs)",
-    )
-    out += exercise(
-        "copy_v2_weights_into_v1",
-        "self_attention",
-        "Exercise 3.1: after copying, both modules compute the same thing.",
-        "from exercises.self_attention import copy_v2_weights_into_v1\n\n"
-        "copy_v2_weights_into_v1(sa_v2, sa_v1)\n"
-        "torch.allclose(sa_v1(inputs), sa_v2(inputs))  # True",
-    )
-    out.append(
-        md(
-            "section-3-5",
-            "## §3.5 Hiding future words with causal attention\n\n"
-            "Each token may attend only to itself and the tokens before it.",
-        )
-    )
-    out += exercise(
-        "causal_mask",
-        "causal_attention",
-        "`True` above the diagonal, where a query must not see a key.",
-        "from exercises.causal_attention import causal_mask\n\ncausal_mask(6)",
-    )
-    out += exercise(
-        "mask_and_renormalize",
-        "causal_attention",
-        "The book's first approach: mask the weights after the softmax, then renormalise. "
-        "With `sa_v2`'s projections the second row is `[0.5517, 0.4483, 0, 0, 0, 0]`.",
-        "from exercises.causal_attention import mask_and_renormalize\n\n"
-        "queries, keys = sa_v2.W_query(inputs), sa_v2.W_key(inputs)\n"
-        "scores = queries @ keys.T\n"
-        "weights = softmax_stable(scores / keys.shape[-1] ** 0.5)\n"
-        "mask_and_renormalize(weights)",
-    )
-    out += exercise(
-        "masked_attention_weights",
-        "causal_attention",
-        "The efficient way: `-inf` above the diagonal before the softmax. Same weights as above.",
-        "from exercises.causal_attention import masked_attention_weights\n\n"
-        "masked_attention_weights(scores, d_k=keys.shape[-1])",
-    )
-    out += exercise(
-        "attention_dropout",
-        "causal_attention",
-        "Dropout with p = 0.5 zeroes about half of the weights and doubles the others.",
-        "from exercises.causal_attention import attention_dropout\n\n"
-        "torch.manual_seed(123)\n"
-        "attention_dropout(torch.ones(6, 6), p=0.5)",
-    )
-    out += exercise(
-        "CausalAttention",
-        "causal_attention",
-        "A batch of two copies of the input. With `torch.manual_seed(123)` the book prints a "
-        "first row of `[-0.4519, 0.2216]` in each batch entry.",
-        "from exercises.causal_attention import CausalAttention\n\n"
-        "batch = torch.stack((inputs, inputs), dim=0)  # (2, 6, 3)\n"
-        "torch.manual_seed(123)\n"
-        "ca = CausalAttention(d_in=3, d_out=2, context_length=batch.shape[1], dropout=0.0)\n"
-        "ca(batch)",
-    )
-    out.append(
-        md(
-            "section-3-6",
-            "## §3.6 Extending single-head attention to multi-head attention",
-        )
-    )
-    out += exercise(
-        "MultiHeadAttentionWrapper",
-        "multihead_attention",
-        "Two `CausalAttention` heads side by side: (2, 6, 4); with `torch.manual_seed(123)` "
-        "the first row is `[-0.4519, 0.2216, 0.4772, 0.1063]`.",
-        "from exercises.multihead_attention import MultiHeadAttentionWrapper\n\n"
-        "torch.manual_seed(123)\n"
-        "mha_wrapper = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)\n"
-        "mha_wrapper(batch)",
-    )
-    out += exercise(
-        "wrapper_with_2d_output",
-        "multihead_attention",
-        "Exercise 3.2: still two heads, but two-dimensional context vectors.",
-        "from exercises.multihead_attention import wrapper_with_2d_output\n\n"
-        "wrapper_with_2d_output(d_in=3, context_length=6)(batch).shape  # (2, 6, 2)",
-    )
-    out += exercise(
-        "MultiHeadAttention",
-        "multihead_attention",
-        "All heads in one pass with weight splits. With `torch.manual_seed(123)` the book "
-        "prints a first row of `[0.3190, 0.4858]`.",
-        "from exercises.multihead_attention import MultiHeadAttention\n\n"
-        "torch.manual_seed(123)\n"
-        "mha = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)\n"
-        "mha(batch)",
-    )
-    out += exercise(
-        "gpt2_small_attention",
-        "multihead_attention",
-        "Exercise 3.3: the smallest GPT-2's attention has 2,360,064 parameters.",
-        "from exercises.multihead_attention import gpt2_small_attention\n\n"
-        "gpt2 = gpt2_small_attention()\n"
-        "sum(p.numel() for p in gpt2.parameters())",
-    )
+    module = None
+    for ex in checks.EXERCISES:
+        if ex.module != module:
+            module = ex.module
+            out.append(md(*PARTS[module]))
+        out += exercise(ex.name, ex.module, ex.about, ex.demo)
     out.append(
         md(
             "all",

@@ -1,4 +1,4 @@
-"""Building blocks for writing checks: probe specs, the book's toy data, weight generators.
+"""Building blocks for writing checks: probe specs, shared runs, the book's toy data, inputs.
 
 Inputs are made only from `Rng` draws, literals and exact tensor operations (indexing,
 stacking, identity matrices), so that they are bit-identical on every machine; see
@@ -7,27 +7,14 @@ stacking, identity matrices), so that they are bit-identical on every machine; s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
-from grader.checks.judges import AllOf, Close, FollowsDevice, Grads, Same, Unchanged
+from grader.checks.criteria import Close, Unchanged
 from grader.checks.spec import Check, Inputs
 from grader.rng import Rng
 from grader.worker.probes import tensor_ref
-
-# Eval mode: the same output twice (dropout off), and the reference's values.
-EVAL_MODE = AllOf(
-    (
-        Same(
-            what="the two eval-mode outputs",
-            explain="dropout is still active in eval mode: use an nn.Dropout module (or "
-            "F.dropout(..., training=self.training)) so that model.eval() switches it off",
-            diagnosis="dropout.active_in_eval",
-        ),
-        Close(),
-    )
-)
 
 # "Your journey starts with one step", embedded in three dimensions (book §3.3.1).
 TOY = torch.tensor(
@@ -88,7 +75,7 @@ def toy_batch() -> torch.Tensor:
 # -- probe specs --------------------------------------------------------------------------
 
 
-def call(
+def function_probe(
     *args,
     repeat: int = 1,
     grad_of=(),
@@ -116,7 +103,7 @@ def call(
     return spec
 
 
-def build(init: dict, forward=("x",), mode: str = "eval", **options) -> dict:
+def module_probe(init: dict, forward=("x",), mode: str = "eval", **options) -> dict:
     """Build the exercise's module with `init`, load every `w:` input, run forward.
 
     options: upstream (input name of dL/dout), describe (bool), device ("meta"),
@@ -125,7 +112,71 @@ def build(init: dict, forward=("x",), mode: str = "eval", **options) -> dict:
     return {"kind": "module", "init": init, "forward": list(forward), "mode": mode, **options}
 
 
-# -- weights ------------------------------------------------------------------------------
+# -- runs, and checks that recur ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """What several checks of an exercise run alike: a probe spec and the inputs it runs on."""
+
+    probe: dict
+    inputs: Inputs
+
+    def check(self, **fields) -> Check:
+        """A check of this run; `fields` are Check's others (name, title, tries, judge, ...)."""
+        return Check(probe=self.probe, inputs=self.inputs, **fields)
+
+
+def book_values(title: str, tries: str, tensors: dict[str, torch.Tensor], **kwargs) -> Check:
+    """The book's printed values: the exercise's function called on copies of the book's
+    `tensors`, passed in order as positional arguments, and on `kwargs`."""
+    return Check(
+        name="book",
+        title=title,
+        tries=tries,
+        probe=function_probe(*tensors, **kwargs),
+        inputs=lambda rng: {name: t.clone() for name, t in tensors.items()},
+        judge=Close(),
+    )
+
+
+def random_values(
+    run: Run,
+    *,
+    title: str,
+    tries: str,
+    name: str = "values_random",
+    points: int = 2,
+    advice: str = "",
+) -> Check:
+    """The values on random inputs, against the reference's; worth two points by default and
+    also run as a hidden check, on a seed drawn at grading time."""
+    return run.check(
+        name=name,
+        title=title,
+        tries=tries,
+        judge=Close(),
+        points=points,
+        randomized=True,
+        advice=advice,
+    )
+
+
+def inputs_unchanged(
+    run: Run,
+    tries: str,
+    names: tuple[str, ...],
+    *,
+    title: str = "input not modified in place",
+    advice: str = "",
+) -> Check:
+    """The input tensors `names` are bit for bit what they were before the call."""
+    return run.check(
+        name="inputs_unchanged", title=title, tries=tries, judge=Unchanged(names), advice=advice
+    )
+
+
+# -- inputs -------------------------------------------------------------------------------
 
 
 def linear(rng: Rng, name: str, d_in: int, d_out: int, bias: bool, scale: float = 0.5) -> dict:
@@ -166,7 +217,7 @@ def causal_scores(rng: Rng, *shape: int, scale: float = 3.0) -> torch.Tensor:
 
 
 def dropout_setup(rng: Rng, *, batch: int, heads: int, per_head_prefix: bool, proj: bool) -> dict:
-    """Inputs for the train-mode dropout checks (see judges.recover_weights).
+    """Inputs for the train-mode dropout checks (see criteria.recover_weights).
 
     One-hot tokens (x = I, so T = d_in = 8) and dense orthogonal value weights make every
     head's output A_h @ W_h^T, from which the judge reads the attention weights back.
@@ -194,39 +245,3 @@ def dropout_setup(rng: Rng, *, batch: int, heads: int, per_head_prefix: bool, pr
         inputs["w:out_proj.weight"] = rng.orthogonal(d_out)
         inputs["w:out_proj.bias"] = rng.uniform(d_out, low=-0.5, high=0.5)
     return inputs
-
-
-def module_checks(
-    name: str, config: str, init: dict, loaded: Callable[..., Inputs], out_shape: tuple[int, ...]
-) -> tuple[Check, ...]:
-    """The checks an attention module with a causal mask gets the same way: gradients reach
-    every weight, the module follows .to(device), the input is left alone. `loaded(**extra)`
-    makes the inputs (weights and x) plus the extra ones."""
-    return (
-        Check(
-            "grads",
-            "gradients reach every weight",
-            f"backward through {name}({config}) with loaded weights",
-            build(init, upstream="g"),
-            loaded(g=lambda rng: rng.uniform(*out_shape)),
-            Grads(),
-        ),
-        Check(
-            "device",
-            "follows .to(device)",
-            f"{name}({config}).to('meta') on x on the meta device",
-            build(init, device="meta"),
-            loaded(),
-            FollowsDevice(),
-            advice="register the mask with self.register_buffer('mask', ...) so that "
-            ".to(device) moves it with the module (a plain attribute stays behind)",
-        ),
-        Check(
-            "inputs_unchanged",
-            "input not modified in place",
-            f"{name}({config}) forward on x",
-            build(init),
-            loaded(),
-            Unchanged(("x",)),
-        ),
-    )

@@ -1,10 +1,11 @@
-"""How a check decides: small judge objects that compare what came back with what is expected.
+"""How a check decides: small criterion objects that compare what came back with what is expected.
 
-A judge sees the check's inputs, the reference's reply (`expected`, None for judges that need
-none) and the learner's reply (`got`). It returns a `Verdict`: passed or not, a message saying
-what was expected and what came back, and an optional note that is shown even on a pass (for
-a correct but unusual structure). Judges are only called with a successful reply unless they
-define `on_error`: a raised exception is otherwise reported by the engine itself.
+A criterion (a check's `judge`) sees the check's inputs, the reference's reply (`expected`, None
+for criteria that need none) and the learner's reply (`got`). It returns a `Verdict`: passed or
+not, a message saying what was expected and what came back, and an optional note that is shown
+even on a pass (for a correct but unusual structure). Criteria are only called with a successful
+reply unless they define `on_error`: a raised exception is otherwise reported by the engine
+itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from grader.checks.compare import difference, error_ratio, fmt_shape, tolerance_text
 
 if TYPE_CHECKING:
-    from grader.worker.launch import Reply
+    from grader.protocol import Reply
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,18 @@ class Verdict:
     passed: bool
     message: str = ""
     note: str = ""
-    diagnosis: str = ""  # the id of a mistake the judge itself recognised
+    diagnosis: str = ""  # the id of a mistake the criterion itself recognised
     # The largest difference from the expected values as a share of the tolerance, for the
-    # judges that compare values (the numerical margin; see compare.error_ratio).
+    # criteria that compare values (the numerical margin; see compare.error_ratio).
     error_ratio: float | None = None
 
 
 PASS = Verdict(True)
 
 
-class Judge:
+class Criterion:
+    """The base of every check's judge: how the engine asks whether a reply passes."""
+
     needs_expected = True
 
     def __call__(self, inputs: dict, expected: Reply | None, got: Reply) -> Verdict:
@@ -50,7 +53,7 @@ class Judge:
         """Whether `got` passes when `other` (a known mistake's reply) is taken as expected."""
         try:
             return self(inputs, other, got).passed
-        except Exception:  # a variant's outputs may lack what this judge reads
+        except Exception:  # a variant's outputs may lack what this criterion reads
             return False
 
     @property
@@ -58,12 +61,12 @@ class Judge:
         return ""
 
     def reads(self, keys: Iterable[str]) -> set[str]:
-        """Which of the expected reply's outputs this judge reads (what fixtures must keep)."""
+        """Which of the expected reply's outputs this criterion reads (what fixtures must keep)."""
         return set(keys) if self.needs_expected else set()
 
 
-class ReadsInfo(Judge):
-    """A judge that reads only the expected reply's info (the module's description, the
+class ReadsInfo(Criterion):
+    """A criterion that reads only the expected reply's info (the module's description, the
     devices it ran on), no output tensor."""
 
     def reads(self, keys):
@@ -80,7 +83,7 @@ def _missing(key: str) -> Verdict:
 
 
 @dataclass(frozen=True)
-class Close(Judge):
+class Close(Criterion):
     """Values match the reference within atol + rtol * |expected|."""
 
     keys: tuple[str, ...] = ("out",)
@@ -109,7 +112,7 @@ class Close(Judge):
 
 
 @dataclass(frozen=True)
-class ShapeDType(Judge):
+class ShapeDType(Criterion):
     """Shape and dtype are the reference's (values are another check's business)."""
 
     key: str = "out"
@@ -132,7 +135,7 @@ class ShapeDType(Judge):
 
 
 @dataclass(frozen=True)
-class SumsToOne(Judge):
+class SumsToOne(Criterion):
     """Every slice along `dim` sums to 1 (no reference needed)."""
 
     key: str = "out"
@@ -149,7 +152,7 @@ class SumsToOne(Judge):
 
 
 @dataclass(frozen=True)
-class Unchanged(Judge):
+class Unchanged(Criterion):
     """The listed inputs are bit-for-bit what they were before the call."""
 
     names: tuple[str, ...] = ("x",)
@@ -171,7 +174,7 @@ class Unchanged(Judge):
 
 
 @dataclass(frozen=True)
-class Same(Judge):
+class Same(Criterion):
     """Two outputs of one reply agree, optionally only on the first `upto` tokens (dim -2)."""
 
     a: str = "out"
@@ -204,7 +207,7 @@ class Same(Judge):
 
 
 @dataclass(frozen=True)
-class Differ(Judge):
+class Differ(Criterion):
     """Two outputs of one reply differ somewhere (e.g. two dropout draws)."""
 
     a: str = "out"
@@ -222,7 +225,7 @@ class Differ(Judge):
 
 
 @dataclass(frozen=True)
-class Raises(Judge):
+class Raises(Criterion):
     """The call must raise an exception (any type)."""
 
     needs_expected = False
@@ -237,7 +240,7 @@ class Raises(Judge):
 
 
 @dataclass(frozen=True)
-class Grads(Judge):
+class Grads(Criterion):
     """Every parameter and input gradient matches the reference's."""
 
     atol: float = 1e-4
@@ -383,8 +386,8 @@ class FollowsDevice(ReadsInfo):
 
 
 @dataclass(frozen=True)
-class AllOf(Judge):
-    judges: tuple[Judge, ...] = field(default_factory=tuple)
+class AllOf(Criterion):
+    judges: tuple[Criterion, ...] = field(default_factory=tuple)
 
     @property
     def needs_expected(self):  # type: ignore[override]
@@ -415,7 +418,7 @@ class AllOf(Judge):
 
 
 @dataclass(frozen=True)
-class ZeroAboveDiagonal(Judge):
+class ZeroAboveDiagonal(Criterion):
     """Every entry above the diagonal of the last two dims is exactly 0."""
 
     key: str = "out"
@@ -479,7 +482,7 @@ def recover_weights(out: torch.Tensor, values: list[torch.Tensor], proj=None) ->
 
 
 @dataclass(frozen=True)
-class DropoutOnWeights(Judge):
+class DropoutOnWeights(Criterion):
     """Train mode: each attention weight is either dropped (0) or scaled by 1/(1-p), and about
     a share p is dropped. The weights are recovered from the output (see `recover_weights`);
     `value_keys` name the inputs holding each head's value matrix, `proj` out_proj's inputs.
@@ -591,7 +594,7 @@ class DropoutOnWeights(Judge):
 
 
 @dataclass(frozen=True)
-class DropoutElementwise(Judge):
+class DropoutElementwise(Criterion):
     """Dropout on a plain tensor (input `source`): `aspect` "rate" counts the zeros against
     Binomial(n, p); "scale" checks that every kept entry is input / (1 - p)."""
 
