@@ -1,14 +1,21 @@
 """The known mistakes of chapter 3, as minimal edits of the reference solutions.
 
-The grader builds each mistaken variant from these edits and runs a failed check on it too:
-when the learner's output matches a variant's, the feedback names the mistake and the
-direction of the fix. Matching is behavioural (outputs, structure, or the error raised), so
-it works whatever the learner's code looks like. This file stays hidden with the solutions;
-a learner's copy of the kit carries only the variants' outputs on the public checks, in
-fixtures/, and the titles and fixes below.
+Every mistake the kit knows is written here once. The grader builds each mistaken variant
+from these edits and runs a failed check on it too: when the learner's output matches a
+variant's, the feedback names the mistake and the direction of the fix. Matching is
+behavioural (outputs, structure, or the error raised), so it works whatever the learner's
+code looks like. Some mistakes are named instead by the judge that sees them (the dropout
+judges, the input-mutation check, the divisibility check): those entries have
+`variant=False`, and `names` lists the diagnosis ids such a judge gives them. The kit's
+tests grade every entry as a broken submission: it must lose points and be named by its id
+or one of its `names`.
 
-Each edit is (old, new): `old` must occur exactly once inside the definition of `target`
-(the exercise's function or class unless given), and is replaced by `new`.
+This file stays hidden with the solutions; a learner's copy of the kit carries only the
+variants' outputs on the public checks, in fixtures/, and their titles and fixes.
+
+Each edit is (old, new): `old` must occur exactly once in the code of `target` (the
+exercise's function or class unless given; docstrings do not count and are never edited),
+and is replaced by `new` (grader.judge.variants.apply_edits).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ class Mistake:
     fix: str  # the direction of the fix, never the code
     edits: tuple[tuple[str, str], ...]
     target: str = ""  # the function or class to edit (default: the exercise)
+    names: tuple[str, ...] = ()  # other diagnosis ids that name it (judges naming their own)
+    variant: bool = True  # False: no variant is matched; a judge names the mistake itself
 
 
 SOFTMAX_TITLE = "the softmax normalises over the wrong dimension"
@@ -62,6 +71,9 @@ BIAS_EDITS = tuple(
     )
     for name in ("W_query", "W_key", "W_value")
 )
+# Mistakes named by a judge: a variant would not be matched (its outputs are random, or it is
+# the input's change, not the output, that is wrong).
+IN_PLACE = "inputs_modified_in_place"
 TRANSPOSE_T_TITLE = "keys.T on a batch reverses every dimension"
 TRANSPOSE_T_FIX = "transpose only the last two dims: keys.transpose(1, 2)"
 
@@ -210,6 +222,29 @@ SIMPLE = [
         ),
     ),
     Mistake(
+        "normalize_by_sum.in_place",
+        "normalize_by_sum",
+        "the scores are divided in place, which changes the caller's tensor",
+        "return a new tensor: scores / scores.sum(...), not scores /= ...",
+        (
+            (
+                "    return scores / scores.sum(dim=dim, keepdim=True)\n",
+                "    scores /= scores.sum(dim=dim, keepdim=True)\n    return scores\n",
+            ),
+        ),
+        names=(IN_PLACE,),
+        variant=False,
+    ),
+    Mistake(
+        "softmax_stable.in_place",
+        "softmax_stable",
+        "the maximum is subtracted in place, which changes the caller's tensor",
+        "compute x - max into a new tensor (no sub_ or -=)",
+        (("x - x.amax(dim=dim, keepdim=True)", "x.sub_(x.amax(dim=dim, keepdim=True))"),),
+        names=(IN_PLACE,),
+        variant=False,
+    ),
+    Mistake(
         "attention_scores_for_query.sum_over_tokens",
         "attention_scores_for_query",
         "the products are summed over the tokens instead of over the embedding dimension",
@@ -288,6 +323,17 @@ SELF = [
 ]
 
 MASK_LINE = "attn_scores.masked_fill_(self.mask[:num_tokens, :num_tokens].bool(), -torch.inf)"
+SOFTMAX_LINE = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)\n"
+DROPOUT_LINE = "        attn_weights = self.dropout(attn_weights)\n"
+MHA_FILL = "        attn_scores.masked_fill_(mask_bool, -torch.inf)\n"
+DROPOUT_FN = "    return F.dropout(attn_weights, p=p, training=training)\n"
+EVAL_IDENTITY = "    if not training:\n        return attn_weights\n"
+DROPOUT_BEFORE_TITLE = "dropout is applied to the scores, before the softmax"
+DROPOUT_BEFORE_FIX = "apply dropout to the attention weights, after the softmax"
+DROPOUT_OUTPUT_TITLE = "dropout is applied to the context vectors instead of the attention weights"
+DROPOUT_OUTPUT_FIX = "apply dropout to the attention weights, before multiplying by the values"
+DROPOUT_EVAL_TITLE = "dropout stays active in eval mode"
+DROPOUT_EVAL_FIX = "use the module's self.dropout, which model.eval() switches off"
 BUFFER_LINE = 'self.register_buffer(\n            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)\n        )'
 MHA_MASK = "mask_bool = self.mask[:num_tokens, :num_tokens].bool()"
 
@@ -489,6 +535,84 @@ CAUSAL = [
         TRIANGLE_FIX,
         (("masked_fill(mask, -torch.inf)", "masked_fill(mask.T, -torch.inf)"),),
     ),
+    Mistake(
+        "mask_and_renormalize.in_place",
+        "mask_and_renormalize",
+        "the weights are masked in place, which changes the caller's tensor",
+        "use masked_fill (a new tensor), not masked_fill_",
+        (("attn_weights.masked_fill(mask, 0.0)", "attn_weights.masked_fill_(mask, 0.0)"),),
+        names=(IN_PLACE,),
+        variant=False,
+    ),
+    Mistake(
+        "masked_attention_weights.in_place",
+        "masked_attention_weights",
+        "the scores are masked in place, which changes the caller's tensor",
+        "use masked_fill (a new tensor), not masked_fill_",
+        (
+            (
+                "attn_scores.masked_fill(mask, -torch.inf)",
+                "attn_scores.masked_fill_(mask, -torch.inf)",
+            ),
+        ),
+        names=(IN_PLACE,),
+        variant=False,
+    ),
+    Mistake(
+        "attention_dropout.no_rescale",
+        "attention_dropout",
+        "the surviving weights are not rescaled",
+        "scale the kept weights by 1 / (1 - p) so the expected value is unchanged",
+        (
+            (
+                DROPOUT_FN,
+                f"{EVAL_IDENTITY}    return attn_weights * (torch.rand_like(attn_weights) >= p)\n",
+            ),
+        ),
+        names=("dropout.no_rescale",),
+        variant=False,
+    ),
+    Mistake(
+        "attention_dropout.scale_one_over_p",
+        "attention_dropout",
+        "the surviving weights are scaled by 1 / p instead of 1 / (1 - p)",
+        "p is the probability of dropping: the kept weights are scaled by 1 / (1 - p)",
+        (
+            (
+                DROPOUT_FN,
+                f"{EVAL_IDENTITY}    return attn_weights * (torch.rand_like(attn_weights) >= p) / p\n",
+            ),
+        ),
+        names=("dropout.p_swapped",),
+        variant=False,
+    ),
+    Mistake(
+        "attention_dropout.keep_prob_as_p",
+        "attention_dropout",
+        "dropout is given the probability of keeping a weight, 1 - p, instead of p",
+        "p is the probability of zeroing a weight: pass p itself",
+        (("p=p, training=training", "p=1 - p, training=training"),),
+        names=("dropout.p_swapped", "dropout.wrong_rate"),
+        variant=False,
+    ),
+    Mistake(
+        "attention_dropout.in_place",
+        "attention_dropout",
+        "dropout is applied in place, which changes the caller's tensor",
+        "return a new tensor (no inplace=True)",
+        (("training=training)", "training=training, inplace=True)"),),
+        names=(IN_PLACE,),
+        variant=False,
+    ),
+    Mistake(
+        "attention_dropout.fixed_seed",
+        "attention_dropout",
+        "the random seed is reset on every call, so every call drops the same weights",
+        "never seed inside the function; the caller owns the random state",
+        ((DROPOUT_FN, "    torch.manual_seed(123)\n" + DROPOUT_FN),),
+        names=("dropout.same_mask_every_call",),
+        variant=False,
+    ),
     *_scaling("CausalAttention", batched=True),
     Mistake(
         "CausalAttention.queries_keys_swapped",
@@ -512,6 +636,57 @@ CAUSAL = [
         BIAS_EDITS,
     ),
     *_mask_mistakes("CausalAttention", MASK_LINE, MASK_LINE),
+    Mistake(
+        "CausalAttention.dropout_before_softmax",
+        "CausalAttention",
+        DROPOUT_BEFORE_TITLE,
+        DROPOUT_BEFORE_FIX,
+        (
+            (
+                f"        {MASK_LINE}\n{SOFTMAX_LINE}{DROPOUT_LINE}",
+                f"        attn_scores = self.dropout(attn_scores)\n        {MASK_LINE}\n{SOFTMAX_LINE}",
+            ),
+        ),
+        names=("dropout.before_softmax",),
+        variant=False,
+    ),
+    Mistake(
+        "CausalAttention.dropout_on_output",
+        "CausalAttention",
+        DROPOUT_OUTPUT_TITLE,
+        DROPOUT_OUTPUT_FIX,
+        (
+            (
+                f"{DROPOUT_LINE}\n        context_vec = attn_weights @ values",
+                "\n        context_vec = self.dropout(attn_weights @ values)",
+            ),
+        ),
+        names=("dropout.on_output",),
+        variant=False,
+    ),
+    Mistake(
+        "CausalAttention.dropout_in_eval",
+        "CausalAttention",
+        DROPOUT_EVAL_TITLE,
+        DROPOUT_EVAL_FIX,
+        (
+            (
+                "attn_weights = self.dropout(attn_weights)",
+                "attn_weights = F.dropout(attn_weights, self.dropout.p)",
+            ),
+        ),
+        names=("dropout.active_in_eval",),
+        variant=False,
+    ),
+    Mistake(
+        "CausalAttention.dropout_p_ignored",
+        "CausalAttention",
+        "the dropout rate is fixed instead of the `dropout` argument",
+        "build the dropout layer with the rate you are given: nn.Dropout(dropout)",
+        (("nn.Dropout(dropout)", "nn.Dropout(0.5)"),),
+        names=("dropout.wrong_p",),
+        variant=False,
+    ),
 ]
 
 MHA_SOFTMAX = "torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)"
@@ -527,6 +702,90 @@ TRANSPOSE = (
 )
 
 MULTIHEAD = [
+    Mistake(
+        "MultiHeadAttentionWrapper.dropout_not_passed",
+        "MultiHeadAttentionWrapper",
+        "the heads are built without the dropout rate",
+        "pass dropout on to every CausalAttention head",
+        (
+            (
+                "CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)",
+                "CausalAttention(d_in, d_out, context_length, 0.0, qkv_bias)",
+            ),
+        ),
+        names=("dropout.not_applied",),
+        variant=False,
+    ),
+    Mistake(
+        "MultiHeadAttention.no_divisibility_check",
+        "MultiHeadAttention",
+        "no error is raised when d_out is not divisible by num_heads",
+        "raise a ValueError when d_out % num_heads != 0 (an assert vanishes under python -O)",
+        (
+            (
+                "        if d_out % num_heads != 0:\n"
+                '            raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads})")\n',
+                "",
+            ),
+        ),
+        variant=False,
+    ),
+    Mistake(
+        "MultiHeadAttention.dropout_before_softmax",
+        "MultiHeadAttention",
+        DROPOUT_BEFORE_TITLE,
+        DROPOUT_BEFORE_FIX,
+        (
+            (
+                f"{MHA_FILL}{SOFTMAX_LINE}{DROPOUT_LINE}",
+                f"{MHA_FILL}        attn_scores = self.dropout(attn_scores)\n{SOFTMAX_LINE}",
+            ),
+        ),
+        names=("dropout.before_softmax",),
+        variant=False,
+    ),
+    Mistake(
+        "MultiHeadAttention.dropout_on_output",
+        "MultiHeadAttention",
+        DROPOUT_OUTPUT_TITLE,
+        DROPOUT_OUTPUT_FIX,
+        (
+            (DROPOUT_LINE, ""),
+            (
+                "context_vec = (attn_weights @ values).transpose(1, 2)",
+                "context_vec = self.dropout(attn_weights @ values).transpose(1, 2)",
+            ),
+        ),
+        names=("dropout.on_output",),
+        variant=False,
+    ),
+    Mistake(
+        "MultiHeadAttention.dropout_in_eval",
+        "MultiHeadAttention",
+        DROPOUT_EVAL_TITLE,
+        DROPOUT_EVAL_FIX,
+        (
+            (
+                "attn_weights = self.dropout(attn_weights)",
+                "attn_weights = nn.Dropout(self.dropout.p)(attn_weights)",
+            ),
+        ),
+        names=("dropout.active_in_eval",),
+        variant=False,
+    ),
+    Mistake(
+        "wrapper_with_2d_output.dropout_ignored",
+        "wrapper_with_2d_output",
+        "the dropout argument is not passed on",
+        "build the wrapper with the dropout you are given",
+        (
+            (
+                "MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)",
+                "MultiHeadAttentionWrapper(d_in, 1, context_length, 0.0, num_heads=2)",
+            ),
+        ),
+        variant=False,
+    ),
     Mistake(
         "MultiHeadAttentionWrapper.heads_wrong_dim",
         "MultiHeadAttentionWrapper",

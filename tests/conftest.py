@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import paths
+from grader import checks, paths
+from grader.judge.variants import apply_edits
 
 
 def copy_solutions(
@@ -15,15 +16,24 @@ def copy_solutions(
     edits: dict[str, list[tuple[str, str]]] | None = None,
     files: dict[str, str] | None = None,
 ) -> Path:
-    """solutions/ copied to `dest`, with (old, new) text edits per module and whole files
-    replaced or added (`files`: file name -> source; None removes the file)."""
+    """solutions/ copied to `dest`, with (old, new) text edits and whole files replaced or
+    added (`files`: file name -> source; None removes the file).
+
+    `edits` maps a module ("causal_attention": each `old` once in the module) or an exercise
+    ("CausalAttention": each `old` once in the code of its definition, with the kit's own
+    edit function, so that other definitions and docstrings never match) to its edits.
+    """
     shutil.copytree(paths.SOLUTIONS, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    for module, pairs in (edits or {}).items():
-        path = dest / f"{module}.py"
-        text = path.read_text()
-        for old, new in pairs:
-            assert text.count(old) == 1, f"{old!r} must occur once in {module}.py"
-            text = text.replace(old, new)
+    for where, pairs in (edits or {}).items():
+        if where in paths.MODULES:
+            path = dest / f"{where}.py"
+            text = path.read_text()
+            for old, new in pairs:
+                assert text.count(old) == 1, f"{old!r} must occur once in {where}.py"
+                text = text.replace(old, new)
+        else:
+            path = dest / f"{checks.find(where).module}.py"
+            text = apply_edits(path.read_text(), where, pairs)
         path.write_text(text)
     for name, source in (files or {}).items():
         if source is None:

@@ -1,13 +1,15 @@
 """Held-out broken submissions: realistic learner mistakes the grader's authors have not seen.
 
 Each entry starts from one of the three correct submissions under
-``tests/submissions/<base>/`` and applies a few textual (old, new) edits to one
-module, introducing exactly one mistake in one exercise. The set measures how
-well the grader recognises (and names) mistakes in code written differently
-from the reference solution.
+``tests/submissions/<base>/`` and applies a few textual (old, new) edits inside the
+definition of one exercise (its function or class), introducing exactly one mistake there.
+They are independent, hand-written broken implementations in other styles, not a second
+catalogue of mistakes: the set measures how well the grader recognises (and names)
+mistakes in code written differently from the reference solution.
 
-``apply(broken)`` returns the edited module source; it raises ``ValueError``
-unless every ``old`` occurs exactly once in the (progressively edited) source.
+``mutated_source(broken)`` returns the edited module source, with the kit's own edit
+function (``grader.judge.variants.apply_edits``): it raises ``ValueError`` unless every
+``old`` occurs exactly once in the code of the exercise's definition (docstrings left out).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.judge.variants import apply_edits
+
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 BASES = ("einsum_style", "functional_style", "book_style")
-MODULES = ("simple_attention", "self_attention", "causal_attention", "multihead_attention")
 
 
 @dataclass(frozen=True)
@@ -26,34 +29,19 @@ class Broken:
     id: str  # short slug
     base: str  # "einsum_style", "functional_style" or "book_style"
     module: str  # "simple_attention", "self_attention", "causal_attention" or "multihead_attention"
-    exercise: str  # the function or class name that is now wrong
+    exercise: str  # the function or class that is now wrong; the edits apply inside it
     mistake: str  # the mistake in plain words, as a teaching assistant would name it
-    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs exactly once in the base module
+    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs once in the exercise's code
 
 
 def source_path(broken: Broken) -> Path:
     return SUBMISSIONS / broken.base / f"{broken.module}.py"
 
 
-def apply(broken: Broken) -> str:
-    """Return the source of ``broken.module`` from ``broken.base`` with the edits applied."""
-    if broken.base not in BASES:
-        raise ValueError(f"{broken.id}: unknown base {broken.base!r}")
-    if broken.module not in MODULES:
-        raise ValueError(f"{broken.id}: unknown module {broken.module!r}")
-    if not broken.edits:
-        raise ValueError(f"{broken.id}: no edits")
-    src = source_path(broken).read_text()
-    for i, (old, new) in enumerate(broken.edits):
-        count = src.count(old)
-        if count != 1:
-            raise ValueError(
-                f"{broken.id}: edit {i}: expected exactly one occurrence of {old!r}, found {count}"
-            )
-        if old == new:
-            raise ValueError(f"{broken.id}: edit {i} changes nothing")
-        src = src.replace(old, new, 1)
-    return src
+def mutated_source(broken: Broken) -> str:
+    """The source of ``broken.module`` from ``broken.base`` with the edits applied inside the
+    exercise's definition."""
+    return apply_edits(source_path(broken).read_text(), broken.exercise, broken.edits)
 
 
 BROKEN: tuple[Broken, ...] = (

@@ -1,8 +1,9 @@
 """Mistake recognition and forbidden calls.
 
-The catalogue (solutions/mistakes.py) is checked in-process here: every mistake loses points
-and is named, live and from the fixtures. Broken submissions written independently of the
-catalogue, graded through the worker, are in test_broken.py.
+The catalogue's variants (solutions/mistakes.py) are checked in-process here: every mistake
+recognised by its variant loses points and is named, live and from the fixtures. Every entry
+of the catalogue graded through the worker as a broken submission is in test_broken.py, and
+broken submissions written independently of the catalogue in test_heldout.py.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import pytest
 import torch
 
 from grader import checks, paths
-from grader.checks.judges import Close, ShapeDType
+from grader.checks.criteria import Close, ShapeDType
 from grader.judge import reference
 from grader.judge.diagnosis import diagnose
 from grader.judge.engine import Options, grade
 from grader.judge.expected import FromFixtures, FromReference
 from grader.judge.rules import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS, static_uses
 from grader.judge.variants import load_catalogue
+from grader.protocol import Reply
 from grader.report.results import FORBIDDEN, PASSED
 from grader.rng import Rng, stable_seed
-from grader.worker.launch import Reply
 
 CATALOGUE = load_catalogue()
+VARIANTS = [m for m in CATALOGUE if m.variant]  # the rest are named by judges
 VALUE_JUDGES = (Close, ShapeDType)
 LIVE = FromReference(reference.load())
 FIXTURES = FromFixtures(paths.FIXTURES)
@@ -50,7 +52,7 @@ def test_the_catalogue_covers_every_exercise_with_a_known_mistake():
     assert {e.name for e in checks.EXERCISES} == {m.exercise for m in CATALOGUE}
 
 
-@pytest.mark.parametrize("mistake", CATALOGUE, ids=lambda m: m.id)
+@pytest.mark.parametrize("mistake", VARIANTS, ids=lambda m: m.id)
 def test_each_mistake_loses_points_and_is_named(mistake):
     exercise = checks.find(mistake.exercise)
     failed, unnamed_values, named = [], [], []
@@ -88,7 +90,7 @@ def test_a_correct_submission_is_never_diagnosed():
 
 def test_feedback_names_the_mistake_in_learner_mode(submission):
     sub = submission(
-        {"multihead_attention": [("return self.out_proj(context_vec)", "return context_vec")]}
+        {"MultiHeadAttention": [("return self.out_proj(context_vec)", "return context_vec")]}
     )
     report = grade(sub, Options(only="MultiHeadAttention", use_solutions=False))
     values = next(r for r in report.results if r.check == "values_random")

@@ -2,10 +2,11 @@
 
 They start from the three correct submissions in other styles (tests/submissions/) and were
 written by someone who had read neither solutions/ nor the grader, so they measure how well
-the grading generalises beyond the mutants of the reference (tests/mutants.py). Each must
-lose points on its exercise, except the two ACCEPTED ones; the feedback must name the mistake
-for those in NAMES (the first measurement, README "Naming the mistake") and must never name
-a wrong one for the others.
+the grading generalises beyond the catalogue's mistakes (solutions/mistakes.py, graded in
+tests/test_broken.py). Each must lose points on its exercise, except the two ACCEPTED ones;
+the feedback must name the mistake for those in NAMES (the first measurement, README "Naming
+the mistake") and must never name a wrong one for the others. Their edits apply with the
+kit's own edit function, inside the exercise's definition (the fast test at the end).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from heldout import BROKEN, SUBMISSIONS, apply
+from heldout import BASES, BROKEN, SUBMISSIONS, mutated_source, source_path
 
+from grader import checks
 from grader.judge.engine import Options, grade
 from grader.paths import MODULES
 
@@ -89,7 +91,7 @@ NAMES: dict[str, tuple[str, ...]] = {
 def _grade(broken, tmp_path):
     folder = tmp_path / "submission"
     shutil.copytree(SUBMISSIONS / broken.base, folder)
-    (folder / f"{broken.module}.py").write_text(apply(broken))
+    (folder / f"{broken.module}.py").write_text(mutated_source(broken))
     return grade(folder, Options(only=broken.exercise, hidden=False))
 
 
@@ -113,3 +115,14 @@ def test_heldout_list_is_consistent():
     assert len(ids) == len(set(ids)) >= 70
     assert set(NAMES) | ACCEPTED <= set(ids)
     assert {b.module for b in BROKEN} == set(MODULES)
+    for b in BROKEN:
+        assert b.base in BASES and b.edits, b.id
+        assert checks.find(b.exercise).module == b.module, f"{b.id}: {b.exercise} is elsewhere"
+
+
+@pytest.mark.parametrize("broken", [pytest.param(b, id=b.id) for b in BROKEN])
+def test_heldout_case_applies_once_inside_its_exercise(broken):
+    source = source_path(broken).read_text()
+    mutated = mutated_source(broken)  # each `old` once in the exercise's code, or ValueError
+    assert mutated != source
+    compile(mutated, f"{broken.base}/{broken.module}.py ({broken.id})", "exec")
