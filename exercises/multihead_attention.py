@@ -153,3 +153,63 @@ def wrapper_with_2d_output(d_in, context_length, dropout=0.0):
     raise NotImplementedError(
         "wrapper_with_2d_output (§3.6.1): not implemented yet, see the docstring"
     )
+
+
+class MultiHeadAttentionCombinedQKV(nn.Module):
+    """Causal multi-head attention with one projection for queries, keys and values.
+
+    Book §3.6.2, "Implementing multi-head attention with weight splits", and the
+    chapter's bonus material on other multi-head attention implementations.
+
+    The same computation as ``MultiHeadAttention``, with the three projections fused
+    into one layer: ``qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)``, whose output
+    rows hold the queries, then the keys, then the values (rows ``0:d_out``,
+    ``d_out:2*d_out`` and ``2*d_out:3*d_out`` of ``qkv.weight``).
+
+    Rules: raise an error (``ValueError``) when ``d_out`` is not divisible by
+    ``num_heads``. Create, in this order, ``d_out``, ``num_heads``,
+    ``head_dim = d_out // num_heads``; ``qkv`` as above; ``out_proj =
+    nn.Linear(d_out, d_out)`` (always with a bias); ``dropout = nn.Dropout(dropout)``;
+    and the ``mask`` buffer exactly as in ``CausalAttention``.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: total output size, split evenly across the heads.
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+        num_heads: number of heads.
+        qkv_bias: whether the fused projection has a bias term.
+
+    Raises:
+        ValueError: if d_out % num_heads != 0.
+    """
+
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
+        super().__init__()
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttentionCombinedQKV.__init__ (§3.6.2): not implemented yet, see the docstring"
+        )
+
+    def forward(self, x):
+        """Causal attention for all heads at once from one fused projection.
+
+        Book §3.6.2, "Implementing multi-head attention with weight splits".
+
+        Project once with ``qkv``, split its last dimension into (3, num_heads,
+        head_dim), move that 3 and the heads forward with ``.permute``, and take
+        queries, keys and values apart; attend per head as in ``MultiHeadAttention``
+        (scale by sqrt(head_dim)), merge the heads and apply ``out_proj``.
+
+        Args:
+            x: token embeddings, shape (b, num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (b, num_tokens, d_out).
+        """
+        # TODO: implement (see the docstring)
+        raise NotImplementedError(
+            "MultiHeadAttentionCombinedQKV.forward (§3.6.2): not implemented yet, see the docstring"
+        )

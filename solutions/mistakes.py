@@ -1055,4 +1055,44 @@ MULTIHEAD = [
     ),
 ]
 
-MISTAKES: tuple[Mistake, ...] = (*SIMPLE, *SELF, *CAUSAL, *MULTIHEAD)
+COMBINED_SPLIT = "qkv.view(b, num_tokens, 3, self.num_heads, self.head_dim)"
+COMBINED_PERMUTE = "qkv.permute(2, 0, 3, 1, 4)"
+COMBINED_FILL = "attn_scores = attn_scores.masked_fill(mask_bool, -torch.inf)"
+
+COMBINED = [
+    *_scaling("MultiHeadAttentionCombinedQKV"),
+    Mistake(
+        "MultiHeadAttentionCombinedQKV.heads_before_qkv",
+        "MultiHeadAttentionCombinedQKV",
+        "qkv's output is split as (num_heads, 3, head_dim), which mixes queries, keys and "
+        "values across heads",
+        "qkv's output holds all queries, then all keys, then all values: view it as (b, "
+        "num_tokens, 3, num_heads, head_dim)",
+        (
+            (COMBINED_SPLIT, "qkv.view(b, num_tokens, self.num_heads, 3, self.head_dim)"),
+            (COMBINED_PERMUTE, "qkv.permute(3, 0, 2, 1, 4)"),
+        ),
+    ),
+    Mistake(
+        "MultiHeadAttentionCombinedQKV.merge_without_transpose",
+        "MultiHeadAttentionCombinedQKV",
+        "the heads are merged without transposing back first",
+        "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
+        "head_dim) before the view to (b, num_tokens, d_out)",
+        (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),),
+    ),
+    Mistake(
+        "MultiHeadAttentionCombinedQKV.no_out_proj",
+        "MultiHeadAttentionCombinedQKV",
+        "out_proj is not applied",
+        "finish with self.out_proj on the merged heads",
+        (("return self.out_proj(context_vec)", "return context_vec"),),
+    ),
+    *(
+        mistake
+        for mistake in _mask_mistakes("MultiHeadAttentionCombinedQKV", MHA_MASK, COMBINED_FILL)
+        if mistake.id.endswith((".mask_diagonal", ".mask_not_sliced", ".no_mask"))
+    ),
+]
+
+MISTAKES: tuple[Mistake, ...] = (*SIMPLE, *SELF, *CAUSAL, *MULTIHEAD, *COMBINED)

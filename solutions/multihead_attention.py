@@ -191,3 +191,91 @@ def wrapper_with_2d_output(d_in, context_length, dropout=0.0):
     # BEGIN SOLUTION
     return MultiHeadAttentionWrapper(d_in, 1, context_length, dropout, num_heads=2)
     # END SOLUTION
+
+
+class MultiHeadAttentionCombinedQKV(nn.Module):
+    """Causal multi-head attention with one projection for queries, keys and values.
+
+    Book §3.6.2, "Implementing multi-head attention with weight splits", and the
+    chapter's bonus material on other multi-head attention implementations.
+
+    The same computation as ``MultiHeadAttention``, with the three projections fused
+    into one layer: ``qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)``, whose output
+    rows hold the queries, then the keys, then the values (rows ``0:d_out``,
+    ``d_out:2*d_out`` and ``2*d_out:3*d_out`` of ``qkv.weight``).
+
+    Rules: raise an error (``ValueError``) when ``d_out`` is not divisible by
+    ``num_heads``. Create, in this order, ``d_out``, ``num_heads``,
+    ``head_dim = d_out // num_heads``; ``qkv`` as above; ``out_proj =
+    nn.Linear(d_out, d_out)`` (always with a bias); ``dropout = nn.Dropout(dropout)``;
+    and the ``mask`` buffer exactly as in ``CausalAttention``.
+    Do not call ``torch.nn.functional.scaled_dot_product_attention`` or use
+    ``nn.MultiheadAttention``: the point is to write the attention yourself.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: total output size, split evenly across the heads.
+        context_length: the longest sequence the module supports.
+        dropout: dropout probability for the attention weights.
+        num_heads: number of heads.
+        qkv_bias: whether the fused projection has a bias term.
+
+    Raises:
+        ValueError: if d_out % num_heads != 0.
+    """
+
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
+        super().__init__()
+        # BEGIN SOLUTION
+        if d_out % num_heads != 0:
+            raise ValueError(f"d_out ({d_out}) must be divisible by num_heads ({num_heads})")
+
+        self.d_out = d_out
+        self.num_heads = num_heads
+        self.head_dim = d_out // num_heads
+        self.qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)
+        self.out_proj = nn.Linear(d_out, d_out)
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer(
+            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
+        )
+        # END SOLUTION
+
+    def forward(self, x):
+        """Causal attention for all heads at once from one fused projection.
+
+        Book §3.6.2, "Implementing multi-head attention with weight splits".
+
+        Project once with ``qkv``, split its last dimension into (3, num_heads,
+        head_dim), move that 3 and the heads forward with ``.permute``, and take
+        queries, keys and values apart; attend per head as in ``MultiHeadAttention``
+        (scale by sqrt(head_dim)), merge the heads and apply ``out_proj``.
+
+        Args:
+            x: token embeddings, shape (b, num_tokens, d_in).
+
+        Returns:
+            context_vec, shape (b, num_tokens, d_out).
+        """
+        # BEGIN SOLUTION
+        b, num_tokens, d_in = x.shape
+        qkv = self.qkv(x)  # (b, num_tokens, 3 * d_out)
+
+        # (b, num_tokens, 3 * d_out) -> (b, num_tokens, 3, num_heads, head_dim)
+        qkv = qkv.view(b, num_tokens, 3, self.num_heads, self.head_dim)
+        # (b, num_tokens, 3, num_heads, head_dim) -> (3, b, num_heads, num_tokens, head_dim)
+        qkv = qkv.permute(2, 0, 3, 1, 4)
+        queries, keys, values = qkv.unbind(0)  # each (b, num_heads, num_tokens, head_dim)
+
+        attn_scores = queries @ keys.transpose(2, 3)  # (b, num_heads, num_tokens, num_tokens)
+        mask_bool = self.mask[:num_tokens, :num_tokens].bool()
+        attn_scores = attn_scores.masked_fill(mask_bool, -torch.inf)
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
+        attn_weights = self.dropout(attn_weights)
+
+        # (b, num_heads, num_tokens, head_dim) -> (b, num_tokens, num_heads, head_dim)
+        context_vec = (attn_weights @ values).transpose(1, 2)
+        # Merge the heads: (b, num_tokens, num_heads, head_dim) -> (b, num_tokens, d_out)
+        context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)
+        return self.out_proj(context_vec)  # (b, num_tokens, d_out)
+        # END SOLUTION

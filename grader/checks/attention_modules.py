@@ -192,6 +192,12 @@ def qkv_per_head(c: ModuleConfig) -> tuple[Linear, ...]:
     return tuple(layer for h in range(c.num_heads or 1) for layer in qkv_linears(c, f"heads.{h}."))
 
 
+def fused_qkv_and_out_proj(c: ModuleConfig) -> tuple[Linear, ...]:
+    """MultiHeadAttentionCombinedQKV: one qkv = nn.Linear(d_in, 3 * d_out) whose rows hold
+    W_query's, W_key's and W_value's in that order, then out_proj (always with a bias)."""
+    return (Linear("qkv", c.d_in, 3 * c.d_out), Linear("out_proj", c.d_out, c.d_out, bias=True))
+
+
 def qkv_and_out_proj(c: ModuleConfig) -> tuple[Linear, ...]:
     """MultiHeadAttention: W_query, W_key, W_value, then out_proj (always with a bias)."""
     return (*qkv_linears(c), Linear("out_proj", c.d_out, c.d_out, bias=True))
@@ -379,12 +385,19 @@ class AttentionModule:
         the attention weights are read back from the output. `reading` ends the tries text."""
         init = config.init(dropout=p)
         heads = config.num_heads or 1
-        proj = any(layer.name == "out_proj" for layer in self.layers(config))
+        names = {layer.name for layer in self.layers(config)}
 
         def inputs(rng: Rng) -> dict:
-            return dropout_setup(
-                rng, batch=config.batch, heads=heads, per_head_prefix=self.out_per_head, proj=proj
+            setup = dropout_setup(
+                rng,
+                batch=config.batch,
+                heads=heads,
+                per_head_prefix=self.out_per_head,
+                proj="out_proj" in names,
             )
+            if "qkv" in names:  # one fused layer: W_query's, W_key's, W_value's rows stacked
+                setup["w:qkv.weight"] = torch.cat([setup.pop(f"w:{n}.weight") for n in QKV])
+            return setup
 
         return Check(
             name="dropout",

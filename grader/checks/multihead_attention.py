@@ -9,6 +9,7 @@ from grader.checks.attention_modules import (
     AttentionModule,
     ModuleConfig,
     arguments_text,
+    fused_qkv_and_out_proj,
     qkv_and_out_proj,
     qkv_per_head,
     shape_text,
@@ -342,9 +343,55 @@ wrapper_with_2d_output = Exercise(
     ),
 )
 
+# -- one fused projection (the chapter's bonus variant) ----------------------------------------
+
+COMBINED = AttentionModule("MultiHeadAttentionCombinedQKV", M_CONFIG, layers=fused_qkv_and_out_proj)
+
+MultiHeadAttentionCombinedQKV = Exercise(
+    name="MultiHeadAttentionCombinedQKV",
+    module=MODULE,
+    forbidden=FUSED_ATTENTION_CALLS,
+    section="3.6.2",
+    hint="One qkv = nn.Linear(d_in, 3 * d_out): view its output as (b, num_tokens, 3, "
+    "num_heads, head_dim), permute the 3 and the heads forward, unbind into queries, keys "
+    "and values, then attend as in MultiHeadAttention.",
+    about=(
+        "The same attention with one fused projection for queries, keys and values, as "
+        "efficient implementations write it. Given `mha`'s weights stacked into `qkv`, it "
+        "computes exactly what `mha` does."
+    ),
+    demo=(
+        "from exercises.multihead_attention import MultiHeadAttentionCombinedQKV\n"
+        "\n"
+        "fused = MultiHeadAttentionCombinedQKV(3, 2, context_length=6, dropout=0.0, num_heads=2)\n"
+        "w = [mha.W_query.weight, mha.W_key.weight, mha.W_value.weight]\n"
+        "with torch.no_grad():\n"
+        "    fused.qkv.weight.copy_(torch.cat(w))  # the queries', keys' and values' rows\n"
+        "    fused.out_proj.load_state_dict(mha.out_proj.state_dict())\n"
+        "torch.allclose(fused(batch), mha(batch), atol=1e-6)  # True"
+    ),
+    checks=(
+        COMBINED.structure(
+            title="qkv (d_in -> 3 * d_out) and out_proj",
+            advice="one qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias) and out_proj = "
+            "nn.Linear(d_out, d_out), which keeps its bias whatever qkv_bias says",
+        ),
+        *_split_heads_checks(
+            COMBINED,
+            likely="qkv's output holds all queries, then all keys, then all values: view it as "
+            "(b, num_tokens, 3, num_heads, head_dim), permute to (3, b, num_heads, num_tokens, "
+            "head_dim) and unbind; scale by sqrt(head_dim); merge the heads back before out_proj",
+            bias_advice="pass bias=qkv_bias to qkv (not to out_proj)",
+            value_weights="value rows of qkv",
+        ),
+    ),
+)
+
+
 EXERCISES = (
     MultiHeadAttentionWrapper,
     wrapper_with_2d_output,
     MultiHeadAttention,
     gpt2_small_attention,
+    MultiHeadAttentionCombinedQKV,
 )
