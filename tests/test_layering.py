@@ -42,6 +42,8 @@ FRONT_ENDS = (
     "grader.stubs",
     "grader.pytest_plugin",
     "grader.test_submission",
+    "grader.readme",
+    "grader.regenerate",
 )
 LAUNCHER = "grader.worker.launch"
 # The one module of judge, checks and report that starts workers; the others read replies
