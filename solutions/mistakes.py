@@ -701,6 +701,29 @@ TRANSPOSE = (
     "        values = values.transpose(1, 2)\n"
 )
 
+
+def _merge_and_out_proj(exercise: str) -> list[Mistake]:
+    """The merge and output mistakes of a class that ends, as MultiHeadAttention does, with
+    `(attn_weights @ values).transpose(1, 2)` and `return self.out_proj(context_vec)`."""
+    return [
+        Mistake(
+            f"{exercise}.merge_without_transpose",
+            exercise,
+            "the heads are merged without transposing back first",
+            "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
+            "head_dim) before the view to (b, num_tokens, d_out)",
+            (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),),
+        ),
+        Mistake(
+            f"{exercise}.no_out_proj",
+            exercise,
+            "out_proj is not applied",
+            "finish with self.out_proj on the merged heads",
+            (("return self.out_proj(context_vec)", "return context_vec"),),
+        ),
+    ]
+
+
 MULTIHEAD = [
     Mistake(
         "MultiHeadAttentionWrapper.dropout_not_passed",
@@ -829,21 +852,7 @@ MULTIHEAD = [
             ),
         ),
     ),
-    Mistake(
-        "MultiHeadAttention.merge_without_transpose",
-        "MultiHeadAttention",
-        "the heads are merged without transposing back first",
-        "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
-        "head_dim) before the view to (b, num_tokens, d_out)",
-        (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),),
-    ),
-    Mistake(
-        "MultiHeadAttention.no_out_proj",
-        "MultiHeadAttention",
-        "out_proj is not applied",
-        "finish with self.out_proj on the merged heads",
-        (("return self.out_proj(context_vec)", "return context_vec"),),
-    ),
+    *_merge_and_out_proj("MultiHeadAttention"),
     Mistake(
         "MultiHeadAttention.out_proj_no_bias",
         "MultiHeadAttention",
@@ -1073,21 +1082,7 @@ COMBINED = [
             (COMBINED_PERMUTE, "qkv.permute(3, 0, 2, 1, 4)"),
         ),
     ),
-    Mistake(
-        "MultiHeadAttentionCombinedQKV.merge_without_transpose",
-        "MultiHeadAttentionCombinedQKV",
-        "the heads are merged without transposing back first",
-        "transpose (b, num_heads, num_tokens, head_dim) back to (b, num_tokens, num_heads, "
-        "head_dim) before the view to (b, num_tokens, d_out)",
-        (("(attn_weights @ values).transpose(1, 2)", "(attn_weights @ values)"),),
-    ),
-    Mistake(
-        "MultiHeadAttentionCombinedQKV.no_out_proj",
-        "MultiHeadAttentionCombinedQKV",
-        "out_proj is not applied",
-        "finish with self.out_proj on the merged heads",
-        (("return self.out_proj(context_vec)", "return context_vec"),),
-    ),
+    *_merge_and_out_proj("MultiHeadAttentionCombinedQKV"),
     *(
         mistake
         for mistake in _mask_mistakes("MultiHeadAttentionCombinedQKV", MHA_MASK, COMBINED_FILL)
