@@ -1,13 +1,16 @@
-"""Shared helpers: build submissions from the reference solutions with edits."""
+"""Shared helpers: submissions built from the reference solutions with edits, and the
+reports of unedited folders graded once per session."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
 import pytest
 
 from grader import checks, paths
+from grader.judge.engine import Options, grade
 from grader.judge.variants import apply_edits
 
 
@@ -52,6 +55,27 @@ def submission(tmp_path):
         return copy_solutions(tmp_path / f"submission{next(counter)}", edits, files)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def shared_report():
+    """shared_report(folder, **options) -> the report of grade(folder, Options(**options)),
+    graded once per test session.
+
+    For the tests that only read the report of a folder nobody edits (the reference
+    solutions, the stubs): they share one grading instead of each paying for its own. Each
+    caller gets a copy, so no test can change what the next one reads.
+    """
+    reports = {}
+
+    def get(folder: Path, **options):
+        # the same grading however it is asked for (a default spelt out or left out)
+        key = (str(Path(folder).resolve()), repr(Options(**options)))
+        if key not in reports:
+            reports[key] = grade(folder, Options(**options))
+        return copy.deepcopy(reports[key])
+
+    return get
 
 
 def by_exercise(report) -> dict[str, tuple[float, int]]:

@@ -76,6 +76,7 @@ def test_a_class_is_graded_in_parallel_and_one_bad_submission_changes_nothing(kl
     assert_nothing_left(mark)
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_and_keeps_the_seed(tmp_path, capsys):
     folder = tmp_path / "class"
     folder.mkdir()

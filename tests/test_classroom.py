@@ -149,6 +149,7 @@ def _run_template(repo, tmp_path) -> dict:
     return classroom.decode(line.removeprefix("result="))
 
 
+@pytest.mark.slow
 def test_the_template_command_on_a_fresh_checkout_reports_zero(tmp_path):
     repo = _checkout(tmp_path / "repo", paths.EXERCISES)
     result = _run_template(repo, tmp_path)
@@ -158,6 +159,7 @@ def test_the_template_command_on_a_fresh_checkout_reports_zero(tmp_path):
     assert (repo / "junit.xml").is_file()
 
 
+@pytest.mark.slow
 def test_the_template_command_on_the_solutions_reports_full_points(tmp_path):
     repo = _checkout(tmp_path / "repo", paths.SOLUTIONS)
     result = _run_template(repo, tmp_path)

@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from grader import checks, paths
 from grader.cli import main
 
 NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, keepdim=True)"
 
 
+@pytest.mark.slow
 def test_reference_passes_with_exit_0_and_writes_results_json(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert main([str(paths.SOLUTIONS), "-q", "--json", str(out)]) == 0
@@ -46,6 +49,7 @@ def test_unreadable_submission_or_unknown_exercise_exits_2(tmp_path, capsys):
     assert "no exercise named 'softmax_fancy'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_learner_mode_uses_fixtures_and_no_hidden_checks(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert main([str(paths.SOLUTIONS), "-q", "--fixtures", "--json", str(out)]) == 0
@@ -54,6 +58,7 @@ def test_learner_mode_uses_fixtures_and_no_hidden_checks(tmp_path, capsys):
     assert all(t["visibility"] == "visible" for t in tests)
 
 
+@pytest.mark.slow
 def test_console_script_and_module_entry_points():
     for command in (["attention-grade", "--help"], [sys.executable, "-m", "grader", "--help"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -72,6 +77,7 @@ def test_one_file_submissions_are_graded_by_the_cli(tmp_path, capsys):
     assert main([str(odd), "-q"]) == 2
 
 
+@pytest.mark.slow
 def test_an_ascii_only_terminal_gets_the_report(tmp_path):
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
     done = subprocess.run(

@@ -82,12 +82,13 @@ def test_each_mistake_loses_points_and_is_named(mistake):
     assert unnamed_values == []
 
 
-def test_a_correct_submission_is_never_diagnosed():
-    report = grade(paths.SOLUTIONS, Options(hidden=True, seed=3))
+def test_a_correct_submission_is_never_diagnosed(shared_report):
+    report = shared_report(paths.SOLUTIONS, hidden=True, seed=1)
     assert report.all_passed
     assert not any(r.diagnosis or r.likely for r in report.results)
 
 
+@pytest.mark.slow
 def test_feedback_names_the_mistake_in_learner_mode(submission):
     sub = submission(
         {"MultiHeadAttention": [("return self.out_proj(context_vec)", "return context_vec")]}
@@ -165,10 +166,11 @@ def test_a_forbidden_call_hidden_from_the_parser_is_seen_at_run_time(submission)
     assert "torch.nn.functional.softmax (seen while it ran)" in report.results[0].feedback
 
 
-def test_allowed_uses_are_not_flagged(submission):
+def test_allowed_uses_are_not_flagged(submission, shared_report):
     # torch.softmax is fine in CausalAttention; the wrapper is not blamed for its heads.
-    report = grade(submission(), Options(only="CausalAttention", hidden=False))
-    assert report.all_passed
+    report = shared_report(paths.SOLUTIONS, hidden=True, seed=1)
+    causal = [r for r in report.results if r.exercise == "CausalAttention"]
+    assert causal and all(r.passed for r in causal if r.counts)
     sdpa = (
         "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)\n"
         "        attn_weights = self.dropout(attn_weights)\n\n"
@@ -190,8 +192,9 @@ def test_allowed_uses_are_not_flagged(submission):
             ]
         }
     )
-    causal = grade(sub, Options(only="CausalAttention", hidden=False))
-    assert {r.status for r in causal.results if r.counts} == {FORBIDDEN}
-    wrapper = grade(sub, Options(only="MultiHeadAttentionWrapper", hidden=False))
-    assert FORBIDDEN not in {r.status for r in wrapper.results}
-    assert any(r.status == PASSED for r in wrapper.results)
+    both = grade(sub, Options(only=("CausalAttention", "MultiHeadAttentionWrapper"), hidden=False))
+    causal = [r for r in both.results if r.exercise == "CausalAttention"]
+    wrapper = [r for r in both.results if r.exercise == "MultiHeadAttentionWrapper"]
+    assert {r.status for r in causal if r.counts} == {FORBIDDEN}
+    assert FORBIDDEN not in {r.status for r in wrapper}
+    assert any(r.status == PASSED for r in wrapper)

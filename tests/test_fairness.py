@@ -28,7 +28,6 @@ if importlib.util.find_spec("grader") is None:  # let the tests run from any dir
     sys.path.insert(0, str(ROOT))
 
 from grader import checks  # noqa: E402
-from grader.judge.engine import Options, grade  # noqa: E402
 from grader.paths import MODULES  # noqa: E402
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -83,21 +82,39 @@ def _assert_full_marks_with_margin(name: str, report, what: str) -> None:
 CORRECT = [("solutions", ROOT / "solutions")] + [(style, SUBMISSIONS / style) for style in STYLES]
 
 
+def _cases(with_seeds: bool) -> list:
+    """The quick tier grades the reference once each way (a report the other quick tests
+    share); the other styles and the second seed are slow (CI's matrix runs them all)."""
+    cases = []
+    for name, folder in CORRECT:
+        for seed in SEEDS if with_seeds else (None,):
+            quick = name == "solutions" and seed in (None, SEEDS[0])
+            marks = () if quick else (pytest.mark.slow,)
+            case_id = name if seed is None else f"{name}-{seed}"
+            cases.append(pytest.param(name, folder, seed, marks=marks, id=case_id))
+    return cases
+
+
+def _only(folder: Path) -> tuple[str, ...] | None:
+    """The exercises to grade: None (all) where the folder implements every exercise, so
+    that the reference's grading is the one conftest's shared_report shares."""
+    defined = implemented(folder)
+    return None if defined == tuple(ex.name for ex in checks.EXERCISES) else defined
+
+
 @pytest.mark.matrix
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize(("name", "folder"), CORRECT, ids=[c[0] for c in CORRECT])
-def test_correct_style_gets_full_marks(name, folder, seed):
-    report = grade(folder, Options(hidden=True, seed=seed, only=implemented(folder)))
+@pytest.mark.parametrize(("name", "folder", "seed"), _cases(with_seeds=True))
+def test_correct_style_gets_full_marks(name, folder, seed, shared_report):
+    report = shared_report(folder, hidden=True, seed=seed, only=_only(folder))
     _assert_full_marks_with_margin(name, report, f"with hidden seed {seed}")
     assert any(r.hidden for r in report.results), "no hidden check was run"
 
 
 @pytest.mark.matrix
-@pytest.mark.parametrize(("name", "folder"), CORRECT, ids=[c[0] for c in CORRECT])
-def test_correct_style_gets_full_marks_against_fixtures(name, folder):
+@pytest.mark.parametrize(("name", "folder", "seed"), _cases(with_seeds=False))
+def test_correct_style_gets_full_marks_against_fixtures(name, folder, seed, shared_report):
     """As a learner's copy grades: the expected values come from the committed fixtures."""
-    only = implemented(folder)
-    report = grade(folder, Options(use_solutions=False, hidden=False, only=only))
+    report = shared_report(folder, use_solutions=False, hidden=False, only=_only(folder))
     assert report.expected_from == "fixtures"
     _assert_full_marks_with_margin(name, report, "against the fixtures")
 
@@ -106,8 +123,8 @@ def test_the_reference_implements_every_exercise():
     assert implemented(ROOT / "solutions") == tuple(ex.name for ex in checks.EXERCISES)
 
 
-def test_untouched_stubs_score_zero():
-    report = grade(EXERCISES, Options(hidden=True, seed=SEEDS[0]))
+def test_untouched_stubs_score_zero(shared_report):
+    report = shared_report(EXERCISES, hidden=True, seed=SEEDS[0])
     assert report.score == 0, f"the stubs scored {report.score}/{report.max_score}"
     counted = [r for r in report.results if r.counts]
     assert counted, "no counted check was run"

@@ -12,6 +12,7 @@ from grader.judge.expected import FromFixtures, FromReference
 from grader.rng import Rng, stable_seed
 
 
+@pytest.mark.slow
 def test_committed_fixtures_match_the_solutions():
     fresh = fixtures.compute_fixtures(reference.load())
     problems = []

@@ -109,6 +109,7 @@ def test_the_scripts_are_valid_bash(tmp_path):
         assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broken", [False, True], ids=["solutions", "broken"])
 def test_run_autograder_scores_like_the_native_grader(autograder_zip, tmp_path, broken):
     folder = _broken(tmp_path / "sub") if broken else paths.SOLUTIONS
@@ -123,6 +124,7 @@ def test_run_autograder_scores_like_the_native_grader(autograder_zip, tmp_path, 
     assert "Worker isolation:" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_one_file_submission_is_graded_too(autograder_zip, tmp_path):
     path = tmp_path / "attention.py"
     path.write_text(single_file.combine(paths.SOLUTIONS))

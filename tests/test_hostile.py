@@ -76,6 +76,7 @@ def graded(sub, level, seconds, **kw):
     return report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_daemons_that_outlive_the_worker_are_killed(submission, honest, level):
     mark = marker()
@@ -133,6 +134,7 @@ wire.plain = lambda t: torch.zeros(0)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_monkeypatching_torch_numpy_pytest_builtins_or_the_harness_gains_nothing(
     submission, honest, level
@@ -219,6 +221,7 @@ EXITS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("how", EXITS)
 def test_exits_fail_the_check_and_nothing_else(submission, level, how):
@@ -236,6 +239,7 @@ CRASH_WITH_CHILD = f"""    import os, subprocess, sys, time
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_crash_leaves_no_child_behind(submission, level):
     mark = marker()
@@ -253,6 +257,7 @@ ESCAPE = f"""    import os, subprocess, sys, time
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_process_that_escapes_the_fallback_cannot_hang_the_judge(submission, level):
     # Without the sandbox, a process that leaves the session and drops its environment is

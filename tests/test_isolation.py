@@ -38,8 +38,8 @@ def full(report, *exercises):
     return all(scores[e][0] == scores[e][1] for e in exercises)
 
 
-def test_stubs_score_zero_as_not_attempted():
-    report = grade(paths.EXERCISES, Options(hidden=False))
+def test_stubs_score_zero_as_not_attempted(shared_report):
+    report = shared_report(paths.EXERCISES, hidden=True, seed=1)
     assert report.score == 0
     assert {r.status for r in report.results if r.counts} == {NOT_ATTEMPTED}
     assert "not attempted yet" in report.results[0].feedback
@@ -110,6 +110,7 @@ def test_exit_crash_and_exception_each_fail_one_exercise(submission):
     )
 
 
+@pytest.mark.slow
 def test_printing_is_captured_and_bounded(submission):
     flood = "    print('x' * 1_000_000)\n    print('x' * 1_000_000)\n" + NAIVE_BODY
     report = grade(
@@ -187,6 +188,7 @@ def test_a_lying_tensor_subclass_is_judged_by_its_values(submission):
     assert report.score == 1  # only "inputs not modified" passes
 
 
+@pytest.mark.slow
 def test_missing_module_fails_its_exercises_only(submission):
     sub = submission(files={"self_attention.py": None})
     report = grade(sub, Options(hidden=False))
@@ -197,6 +199,7 @@ def test_missing_module_fails_its_exercises_only(submission):
     assert full(report, *SIMPLE, "CausalAttention", "MultiHeadAttention")
 
 
+@pytest.mark.slow
 def test_a_zip_grades_like_the_folder(submission, tmp_path):
     sub = submission({"simple_attention": [(NAIVE_BODY, "    return x")]})
     archive = tmp_path / "alice.zip"
@@ -236,3 +239,4 @@ def test_symlinks_in_a_submission_are_not_followed(submission, tmp_path):
     with open_submission(sub) as opened:
         assert not (opened.folder / "leak.txt").exists()
         assert isinstance(opened.folder, Path)
+

@@ -199,6 +199,7 @@ FORGERIES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("forgery", FORGERIES)
 def test_a_worker_forging_its_replies_fails_those_checks_and_nothing_else(
     submission, tmp_path, capsys, forgery
@@ -242,6 +243,7 @@ ZERO_DIM = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer", ZERO_DIM)
 def test_an_honest_answer_of_the_wrong_shape_fails_with_a_message(submission, tmp_path, answer):
     exercise, old, new = ZERO_DIM[answer]

@@ -94,6 +94,7 @@ SHARED_MAP = """    import mmap
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_shared_mapping_cannot_hold_more_than_the_memory_limit(
     submission, honest, tmp_path, at, level, memory_by
@@ -151,6 +152,7 @@ FILL = """    import os
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 def test_files_in_tmpfs_and_the_shared_folders_are_bounded(
     submission, honest, tmp_path, at, level, memory_by
@@ -253,6 +255,7 @@ def test_calls_just_under_the_deadline_end_within_the_budget(tmp_path, level):
     assert_nothing_left(marker())
 
 
+@pytest.mark.slow
 def test_the_budget_cuts_a_call_short_and_says_so(submission):
     sub = submission(in_softmax_naive("    __import__('time').sleep(30)\n", ""))
     start = time.monotonic()

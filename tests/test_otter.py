@@ -47,6 +47,7 @@ def _attention_py(dest: Path, broken: bool = False, extra: str = "") -> Path:
 # -- one-file submissions (no otter needed) ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_single_file_grades_like_the_four_modules(tmp_path):
     path = _attention_py(tmp_path / "attention.py", broken=True)
     options = Options(only="softmax_stable", seed=3)
@@ -121,6 +122,7 @@ def test_a_notebook_keeps_its_definitions_and_drops_what_runs():
     assert "def broken(:" in script  # kept as it is, so the learner sees the syntax error
 
 
+@pytest.mark.slow
 def test_a_notebook_submission_is_graded_by_its_definitions(tmp_path):
     folder = paths.SOLUTIONS
     cells = [("code", "%matplotlib inline\nimport torch\nfrom torch import nn")]

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from grader.judge.engine import Options, grade
 
 NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, keepdim=True)"
@@ -21,6 +23,7 @@ def run_pytest(*args, cwd):
     )
 
 
+@pytest.mark.slow
 def test_same_verdicts_as_the_engine(submission, tmp_path):
     sub = submission(
         {
@@ -57,6 +60,7 @@ def test_same_verdicts_as_the_engine(submission, tmp_path):
     assert "CausalAttention::dropout" in ids
 
 
+@pytest.mark.slow
 def test_reference_passes_and_k_selects_one_exercise(tmp_path):
     from grader import paths
 

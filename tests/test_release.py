@@ -81,6 +81,7 @@ def test_no_hidden_check_data_is_inside(release):
         assert not [n for n in names if "hidden" in n], fixture
 
 
+@pytest.mark.slow
 def test_the_release_grades_its_own_stubs(release, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(release)}
     where = subprocess.run(

@@ -178,6 +178,7 @@ def honest(tmp_path_factory):
     return grade(sub, options).score
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", [SANDBOX, pytest.param("subprocess", marks=ROOT_ONLY)])
 def test_a_hunt_for_the_solutions_finds_nothing(
     tmp_path, request, monkeypatch, honest, elsewhere, level
@@ -211,6 +212,7 @@ def test_a_hunt_for_the_solutions_finds_nothing(
     assert_left_nothing(mark, uids)
 
 
+@pytest.mark.slow
 @ROOT_ONLY
 def test_the_hunt_finds_the_solutions_where_the_worker_stays_root(tmp_path, monkeypatch, elsewhere):
     # The control: the fallback as it was, its worker root. The hunt is not blind.
@@ -234,6 +236,7 @@ def run_autograder(root: Path, submission: Path, args: str) -> dict:
     return gradescope_run(zip_path, submission, root, args, seed=SEED, timeout=600)
 
 
+@pytest.mark.slow
 @ROOT_ONLY
 def test_gradescope_without_the_sandbox_keeps_the_solutions_secret(
     tmp_path, own_user, monkeypatch, honest, elsewhere
@@ -275,6 +278,7 @@ def otter_zip(tmp_path_factory) -> Path:
     return hw / "autograder.zip"
 
 
+@pytest.mark.slow
 @needs_otter
 def test_otters_autograder_installs_bubblewrap_and_shows_hidden_checks_once_published(otter_zip):
     with zipfile.ZipFile(otter_zip) as zf:

@@ -46,8 +46,8 @@ def head_loop(submission):
     return submission(files={"multihead_attention.py": source[:start] + HEAD_LOOP + source[end:]})
 
 
-def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device():
-    report = grade(paths.SOLUTIONS, Options(only="MultiHeadAttention", hidden=False))
+def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device(shared_report):
+    report = shared_report(paths.SOLUTIONS, hidden=True, seed=1)
     results = speed_results(report, "MultiHeadAttention")
     assert results["speed_cpu"].status == PASSED
     assert (
@@ -61,6 +61,7 @@ def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device():
     assert report.device.startswith("cpu")
 
 
+@pytest.mark.slow
 def test_a_loop_over_heads_is_too_slow_but_correct(submission):
     report = grade(head_loop(submission), Options(only="MultiHeadAttention", hidden=False))
     results = speed_results(report, "MultiHeadAttention")
@@ -70,6 +71,7 @@ def test_a_loop_over_heads_is_too_slow_but_correct(submission):
     assert values.status == PASSED  # only speed is lost
 
 
+@pytest.mark.slow
 def test_a_loop_over_tokens_is_too_slow(submission):
     sub = submission({"simple_attention": [("    return inputs @ inputs.T\n", ROW_LOOP)]})
     report = grade(sub, Options(only="attention_scores", hidden=False))
@@ -95,6 +97,7 @@ def test_a_wrong_answer_is_not_timed(submission):
     )
 
 
+@pytest.mark.slow
 def test_patching_the_clock_in_the_worker_changes_nothing(submission):
     # The learner's process freezes its clocks; the judge times with its own.
     freeze = (
@@ -117,8 +120,8 @@ def test_patching_the_clock_in_the_worker_changes_nothing(submission):
     assert result.status == FAILED and result.points == 0 and "too slow" in result.problem
 
 
-def test_speed_is_skipped_without_the_reference():
-    report = grade(paths.SOLUTIONS, Options(only="CausalAttention", use_solutions=False))
+def test_speed_is_skipped_without_the_reference(shared_report):
+    report = shared_report(paths.SOLUTIONS, use_solutions=False, hidden=False)
     result = speed_results(report, "CausalAttention")["speed_cpu"]
     assert result.status == SKIPPED and "attention-grade bench" in result.note
 
@@ -172,6 +175,7 @@ def test_gpu_speed_checks_pass_for_the_reference():
     assert speed_results(report, "MultiHeadAttention")["speed_cuda"].status == PASSED
 
 
+@pytest.mark.slow
 def test_bench_times_every_variant(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert (
@@ -204,6 +208,7 @@ def test_bench_times_every_variant(tmp_path, capsys):
     assert "Multi-head attention, batch 1, 32 tokens" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bench_reports_a_stub_without_crashing(tmp_path):
     out = tmp_path / "bench.json"
     assert (
@@ -229,6 +234,7 @@ def test_bench_reports_a_stub_without_crashing(tmp_path):
     assert rows["fused: SDPA"]["ms"] > 0
 
 
+@pytest.mark.slow
 def test_bench_saves_a_chart(tmp_path):
     pytest.importorskip("matplotlib")
     chart = tmp_path / "bench.png"

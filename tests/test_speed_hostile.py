@@ -53,6 +53,7 @@ def no_points(result, *expected: str) -> None:
     assert any(text in result.problem for text in expected), result.problem
 
 
+@pytest.mark.slow
 def test_the_honest_loop_alone_is_too_slow(submission):
     no_points(speed_check(scores(submission)), "too slow")
 
@@ -72,6 +73,7 @@ _timing.prepare = _claiming
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reps", [-1, 0, 10_000])
 def test_a_repetition_count_claimed_by_the_worker_is_ignored(submission, reps):
     # The judge decides how many calls a batch holds: the claim changes nothing.
@@ -87,6 +89,7 @@ BY_IDENTITY = f"""    key = (id(inputs), inputs.data_ptr())
 """
 
 
+@pytest.mark.slow
 def test_memoising_on_the_input_tensor_gains_nothing(submission):
     # Every timed call gets a new tensor: a cache by identity misses (too slow), or, when
     # Python reuses an address, answers another input's scores (wrong while timed).
@@ -104,6 +107,7 @@ BY_VALUE = f"""    import hashlib
 """
 
 
+@pytest.mark.slow
 def test_memoising_on_the_input_values_gains_nothing(submission):
     # Every timed call gets new values, so a cache by content never hits.
     result = speed_check(scores(submission, BY_VALUE, top="_seen = {}\n"))
@@ -120,6 +124,7 @@ STACK = f"""    frame = sys._getframe(1)
 """
 
 
+@pytest.mark.slow
 def test_a_forward_that_answers_cheaply_while_timed_fails(submission):
     # It inspects its callers: honest (and slow) when checked, a stale answer when timed.
     result = speed_check(scores(submission, STACK, top="import sys\n_first = []\n"))
@@ -132,6 +137,7 @@ _timing._commit = lambda timed, offsets: torch.zeros(len(offsets), len(timed.key
 """
 
 
+@pytest.mark.slow
 def test_a_timed_loop_swapped_for_a_no_op_fails(submission):
     # The worker's own timing code, replaced: the batch returns at once, with made-up results.
     result = speed_check(scores(submission, top=NO_OP))
@@ -174,6 +180,7 @@ BURNING = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("burner, level", BURNING)
 def test_cpu_burners_that_would_slow_the_reference_fail_the_check(submission, burner, level):
     # With wall time, burners on the other core slowed the reference by 20 to 50 %; the
@@ -225,6 +232,7 @@ HANDED_OVER = """    n, d = inputs.shape
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "helper, level",
     [
@@ -291,6 +299,7 @@ _threading.Thread(target=_stopper, daemon=True).start()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("for_good", [False, True], ids=["stopped often", "stopped for good"])
 def test_stopping_the_reference_worker_gains_nothing(submission, for_good):
     # At the fallback level the learner's worker can signal the reference's (same user).

@@ -18,6 +18,7 @@ gradients, `after:NAME` for an input as it was after the call (to catch in-place
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,25 @@ Lookup = Callable[[str, str], Any]  # (module, name) -> object
 Outputs = dict[str, torch.Tensor]
 
 WEIGHT_PREFIX = "w:"  # inputs named "w:W_query.weight" are loaded into the module by that name
+
+
+@functools.cache
+def _has_cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+def seed_torch(seed: int) -> None:
+    """torch.manual_seed(seed), without its cost where there is no GPU to seed.
+
+    Until CUDA is initialised, torch.manual_seed queues a seed for every accelerator it
+    knows, each with a formatted stack trace (milliseconds per call in a deep stack, and the
+    checks seed thousands of times). Without CUDA only the CPU generator draws numbers, and
+    seeding it alone leaves the same state.
+    """
+    if _has_cuda():
+        torch.manual_seed(seed)
+    else:
+        torch.default_generator.manual_seed(seed)
 
 
 def tensor_ref(name: str) -> dict:
@@ -69,13 +89,13 @@ def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     args = [_resolve(a, tensors) for a in spec.get("args", ())]
     kwargs = {k: _resolve(v, tensors) for k, v in spec.get("kwargs", {}).items()}
     outputs: Outputs = {}
-    torch.manual_seed(spec.get("seed", 0))
+    seed_torch(spec.get("seed", 0))
     for i in range(spec.get("repeat", 1)):
         outputs[out_key(i)] = _as_tensor(fn(*args, **kwargs), spec["target"])
     twin = spec.get("twin")
     if twin:  # the library's function, same arguments, same seed, in this same process
         fresh = {name: t.clone() for name, t in inputs.items()}
-        torch.manual_seed(spec.get("seed", 0))
+        seed_torch(spec.get("seed", 0))
         outputs["twin"] = TWINS[twin](
             *[_resolve(a, fresh) for a in spec.get("args", ())],
             **{k: _resolve(v, fresh) for k, v in spec.get("kwargs", {}).items()},
@@ -158,7 +178,7 @@ def describe(module: nn.Module) -> dict:
 
 def build_module(spec: dict, lookup: Lookup) -> nn.Module:
     factory = lookup(spec["module"], spec["target"])
-    torch.manual_seed(spec.get("init_seed", 0))
+    seed_torch(spec.get("init_seed", 0))
     module = factory(**spec.get("init", {}))
     if not isinstance(module, nn.Module):
         raise ContractError(f"{spec['target']}(...) gave {type(module).__name__}, not an nn.Module")
@@ -225,7 +245,7 @@ def _module(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]
             x = x.to(device)
         if upstream and i == 0:
             x.requires_grad_(True)
-        torch.manual_seed(spec.get("seed", 0) + i)
+        seed_torch(spec.get("seed", 0) + i)
         with SameDevice() if device else contextlib.nullcontext():
             y = _as_tensor(module(x), f"{spec['target']}.forward")
         if device:
@@ -257,9 +277,9 @@ def _transfer(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dic
     v1_cls = lookup(spec["module"], "SelfAttention_v1")
     v2_cls = lookup(spec["module"], "SelfAttention_v2")
     copy = lookup(spec["module"], spec["target"])
-    torch.manual_seed(1)
+    seed_torch(1)
     v1 = v1_cls(**spec["init"])
-    torch.manual_seed(2)
+    seed_torch(2)
     v2 = v2_cls(**spec["init"])
     if spec.get("float64"):  # the trusted reference, built as the learner's then converted
         v1, v2 = v1.double(), v2.double()
