@@ -61,6 +61,11 @@ BIAS_TITLE = "qkv_bias is ignored"
 BIAS_FIX = "pass bias=qkv_bias to the query, key and value layers"
 OFF_BY_ONE_TITLE = "the mask starts one diagonal too late, so each token sees the next one"
 OFF_BY_ONE_FIX = "hide every j > i: triu(..., diagonal=1)"
+TRIL_TITLE = (
+    "the mask is tril(..., diagonal=1): it hides the past, the diagonal and the next token, "
+    "and shows the rest of the future (a last row with nothing left to see is NaN)"
+)
+TRIL_FIX = "the future lies above the diagonal: triu(..., diagonal=1)"
 INVERTED_TITLE = "the mask is inverted: it hides each token and its past instead of its future"
 INVERTED_FIX = "True (or 1) must mark the positions to hide: the future, above the diagonal"
 # qkv_bias ignored: every projection built without a bias.
@@ -110,6 +115,13 @@ def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", batched: bool 
             SOFTMAX_FIX,
             ((line, line.replace("dim=-1", "dim=-2")),),
         ),
+        Mistake(
+            f"{exercise}.sqrt_of_scores",
+            exercise,
+            "the scores are raised to the power 0.5 instead of divided by sqrt(d_k)",
+            "divide the scores by d_k ** 0.5; the square root of a negative score is NaN",
+            ((line, "torch.softmax(attn_scores**0.5, dim=-1)"),),
+        ),
     ]
     mistakes.append(
         Mistake(
@@ -125,8 +137,8 @@ def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", batched: bool 
             Mistake(
                 f"{exercise}.scale_by_num_tokens",
                 exercise,
-                "the scores are scaled by keys.shape[1], which for batched keys is the "
-                "number of tokens",
+                "the scores are scaled by the number of tokens (num_tokens, or keys.shape[1] "
+                "for batched keys), not the key dimension",
                 "take the key dimension from the last axis: keys.shape[-1]",
                 ((line, "torch.softmax(attn_scores / keys.shape[1] ** 0.5, dim=-1)"),),
             )
@@ -364,6 +376,13 @@ def _mask_mistakes(exercise: str, mask_line: str, fill_line: str) -> list[Mistak
             ),
         ),
         Mistake(
+            f"{exercise}.mask_tril",
+            exercise,
+            TRIL_TITLE,
+            TRIL_FIX,
+            ((BUFFER_LINE, BUFFER_LINE.replace("torch.triu", "torch.tril")),),
+        ),
+        Mistake(
             f"{exercise}.mask_fill_zero",
             exercise,
             ZERO_TITLE,
@@ -412,7 +431,8 @@ def _mask_mistakes(exercise: str, mask_line: str, fill_line: str) -> list[Mistak
             f"{exercise}.no_mask",
             exercise,
             "no causal mask is applied",
-            "fill the scores above the diagonal with -inf before the softmax",
+            "fill the scores above the diagonal with -inf before the softmax, and keep the "
+            "result: masked_fill returns a new tensor, masked_fill_ changes the scores in place",
             ((fill_line, "pass"),),
         ),
     ]
@@ -428,6 +448,13 @@ CAUSAL = [
         TRIANGLE_TITLE,
         TRIANGLE_FIX,
         (("torch.triu(", "torch.tril("), ("diagonal=1", "diagonal=-1")),
+    ),
+    Mistake(
+        "causal_mask.tril",
+        "causal_mask",
+        TRIL_TITLE,
+        TRIL_FIX,
+        (("torch.triu(", "torch.tril("),),
     ),
     Mistake(
         "causal_mask.off_by_one",
@@ -534,6 +561,26 @@ CAUSAL = [
         TRIANGLE_TITLE,
         TRIANGLE_FIX,
         (("masked_fill(mask, -torch.inf)", "masked_fill(mask.T, -torch.inf)"),),
+    ),
+    Mistake(
+        "masked_attention_weights.mask_diagonal",
+        "masked_attention_weights",
+        DIAG_TITLE,
+        DIAG_FIX,
+        (
+            (
+                "mask = causal_mask(num_tokens).to(attn_scores.device)",
+                "mask = torch.ones(num_tokens, num_tokens, dtype=torch.bool).triu()",
+            ),
+        ),
+    ),
+    Mistake(
+        "masked_attention_weights.no_mask",
+        "masked_attention_weights",
+        "no causal mask is applied",
+        "fill the scores above the diagonal with -inf before the softmax, and keep the "
+        "result: masked_fill returns a new tensor",
+        (("masked = attn_scores.masked_fill(mask, -torch.inf)", "masked = attn_scores"),),
     ),
     Mistake(
         "mask_and_renormalize.in_place",
@@ -1090,4 +1137,40 @@ COMBINED = [
     ),
 ]
 
-MISTAKES: tuple[Mistake, ...] = (*SIMPLE, *SELF, *CAUSAL, *MULTIHEAD, *COMBINED)
+# The pairs of mistakes learners most often make together in one class. A pair's output
+# matches neither mistake's variant alone, so each pair is an entry of its own: both
+# entries' edits at once, named by both.
+FREQUENT_PAIRS = (
+    ("no_mask", "no_scaling"),
+    ("no_mask", "scale_by_dk"),
+    ("no_mask", "softmax_wrong_dim"),
+    ("mask_diagonal", "no_scaling"),
+)
+
+
+def _pairs(mistakes: list[Mistake], exercise: str) -> list[Mistake]:
+    by_id = {m.id: m for m in mistakes}
+    pairs = []
+    for a, b in FREQUENT_PAIRS:
+        first, second = by_id[f"{exercise}.{a}"], by_id[f"{exercise}.{b}"]
+        pairs.append(
+            Mistake(
+                f"{exercise}.{a}+{b}",
+                exercise,
+                f"two mistakes at once: {first.title}, and {second.title}",
+                f"{first.fix}; and {second.fix}",
+                first.edits + second.edits,
+            )
+        )
+    return pairs
+
+
+MISTAKES: tuple[Mistake, ...] = (
+    *SIMPLE,
+    *SELF,
+    *CAUSAL,
+    *_pairs(CAUSAL, "CausalAttention"),
+    *MULTIHEAD,
+    *_pairs(MULTIHEAD, "MultiHeadAttention"),
+    *COMBINED,
+)

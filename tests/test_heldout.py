@@ -27,6 +27,7 @@ ACCEPTED = {"v1_key_created_first", "mha_key_created_first"}
 # The diagnosis ids that name each mistake the kit recognises.
 NAMES: dict[str, tuple[str, ...]] = {
     "causal_divide_by_dk": ("CausalAttention.scale_by_dk",),
+    "causal_mask_not_sliced": ("CausalAttention.mask_not_sliced",),
     "causal_dropout_before_softmax": ("dropout.before_softmax",),
     "causal_dropout_in_eval": ("dropout.active_in_eval",),
     "causal_dropout_on_context": ("dropout.on_output",),

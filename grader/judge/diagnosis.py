@@ -3,8 +3,9 @@
 For every variant of the exercise (the reference with one known mistake, see variants.py),
 the check's own judge decides whether the learner's reply matches the variant's as it would
 decide a match with the reference. An exception matches a variant that raises the same
-exception type with the same message. Only failed checks are diagnosed, so a diagnosis never
-changes a verdict; when several variants match, all are named.
+exception type with the same message (a broadcasting error: the same two sizes). Only failed
+checks are diagnosed, so a diagnosis never changes a verdict; when several variants match,
+all are named.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ def _first_line(error: dict | None) -> tuple[str, str]:
     if error.get("type") == "ContractError":
         # "'W_query.bias' is None ..." and "'W_value.bias' is None ..." are one mistake.
         first = re.sub(r"'[^']*'", "'...'", first)
+    elif m := _BROADCAST.match(first):
+        # One shape mismatch whichever operand comes first (masked_fill(mask) or
+        # torch.where(mask, ...)) and wherever broadcasting aligned it: the two sizes say it.
+        first = "sizes " + " and ".join(sorted((m.group(1), m.group(2)), key=int))
     return error.get("type", ""), first
+
+
+_BROADCAST = re.compile(
+    r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) "
+    r"at non-singleton dimension \d+"
+)
 
 
 RAISED = ("error", "contract")  # an exception, or the contract's attributes not as promised
