@@ -3,6 +3,7 @@ and one exercise's crash, hang or exit fails that exercise only."""
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 import zipfile
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import by_exercise
+from rich.console import Console
 
 from grader import paths
 from grader.errors import SubmissionError
 from grader.judge.engine import Options, grade
+from grader.report import console
 from grader.report.results import CRASHED, ERROR, MISSING, NOT_ATTEMPTED, PASSED, TIMEOUT
 
 NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, keepdim=True)"
@@ -54,6 +57,14 @@ def test_a_hang_fails_only_its_exercise_within_the_deadline(submission):
     assert statuses(report, "softmax_naive") == {TIMEOUT}
     naive = [r for r in report.results if r.exercise == "softmax_naive"]
     assert "no answer within 3 s" in naive[0].feedback
+    # where it hung (the `while True:` that replaced that line), from the stack the worker
+    # dumps just before the deadline, which the feedback does not show
+    line = (paths.SOLUTIONS / "simple_attention.py").read_text().splitlines().index(
+        "    exp_x = torch.exp(x)"
+    )
+    stuck = f"it was still running at simple_attention.py, line {line + 1}, in softmax_naive"
+    assert stuck in naive[0].problem
+    assert "Timeout (" not in naive[0].feedback and "Thread 0x" not in naive[0].feedback
     assert "earlier checks of this exercise timed out" in naive[-1].feedback
     others = [e for e in SIMPLE if e != "softmax_naive"] + ["MultiHeadAttention"]
     assert full(report, *others)
@@ -240,3 +251,17 @@ def test_symlinks_in_a_submission_are_not_followed(submission, tmp_path):
         assert not (opened.folder / "leak.txt").exists()
         assert isinstance(opened.folder, Path)
 
+
+def test_a_module_that_cannot_be_imported_earns_no_refusal_points(submission):
+    """MultiHeadAttention imports CausalAttention: when causal_attention.py has a syntax error,
+    the ImportError is no refusal of an indivisible d_out, and the report says it once."""
+    sub = submission({"CausalAttention": [("def forward(self, x):", "def forward(self, x)")]})
+    report = grade(sub, Options(only=("causal_mask", "MultiHeadAttention"), hidden=False))
+    assert report.score == 0
+    raises = next(r for r in report.results if r.check == "raises")
+    assert raises.status == ERROR and "SyntaxError" in raises.problem
+    stream = io.StringIO()
+    console.render(report, Console(file=stream, width=120))
+    text = stream.getvalue()
+    assert text.count("SyntaxError") == 1
+    assert "2 exercises could not run: causal_mask, MultiHeadAttention" in text

@@ -10,6 +10,7 @@ from grader.checks.criteria import (
     DropoutElementwise,
     DropoutOnWeights,
     Grads,
+    Raises,
     Structure,
     SumsToOne,
     Unchanged,
@@ -164,3 +165,69 @@ def test_elementwise_dropout_rate_and_scale():
         inputs, None, reply(out=torch.nn.functional.dropout(x, 0.7))
     )
     assert not kept_p.passed
+
+
+def test_raises_counts_only_the_refusals_the_contract_names():
+    judge = Raises()
+    refused = Reply("error", error={"type": "ValueError", "message": "d_out % num_heads"})
+    asserted = Reply("error", error={"type": "AssertionError", "message": ""})
+    assert judge.on_error(refused).passed and judge.on_error(asserted).passed
+    # A constructor that breaks for another reason refused nothing.
+    broken = Reply("error", error={"type": "NameError", "message": "name 'nn' is not defined"})
+    verdict = judge.on_error(broken)
+    assert not verdict.passed
+    assert "NameError: name 'nn' is not defined" in verdict.message
+    assert "ValueError or AssertionError" in verdict.message
+    # A module that could not be imported is reported as its import error, not judged.
+    failed_import = Reply("error", info={"phase": "import"}, error={"type": "ImportError"})
+    assert judge.on_error(failed_import) is None
+    assert not judge({}, None, Reply("ok", {})).passed
+
+
+def test_shapes_and_booleans_print_as_python_prints_them():
+    assert difference(torch.zeros(6), torch.zeros(1), 1e-5, 0) == (
+        "output: expected shape (6,), got (1,)"
+    )
+    mask = torch.ones(3, 3, dtype=torch.bool).triu(diagonal=1)
+    message = difference(mask, mask.T, 0, 0, "the mask")
+    assert "first at [0, 1]: expected True, got False" in message
+
+
+def test_rows_of_nan_get_a_sentence_of_their_own():
+    expected = torch.softmax(torch.randn(2, 4, 4), dim=-1)
+    got = expected.clone()
+    got[1, 3] = float("nan")
+    message = difference(expected, got, 1e-5, 0, "attn_weights")
+    assert "1 of 8 rows are entirely NaN (the first at [1, 3])" in message
+    assert "nothing but -inf" in message
+    # NaN here and there, but no whole row: no such sentence.
+    got = expected.clone()
+    got[0, 0, 0] = float("nan")
+    assert "rows are entirely NaN" not in difference(expected, got, 1e-5, 0)
+
+
+def test_structure_says_which_rename_fixes_a_contract_mismatch():
+    def described(params):
+        return Reply("ok", info={"describe": {"params": params}})
+
+    want = described({"W_query.weight": [4, 6], "out_proj.weight": [4, 4], "out_proj.bias": [4]})
+    renamed = described(
+        {"W_query.weight": [4, 6], "last_Layer.weight": [4, 4], "last_Layer.bias": [4]}
+    )
+    verdict = Structure()({}, want, renamed)
+    assert "missing parameters: out_proj.bias, out_proj.weight" in verdict.message
+    assert (
+        "unexpected parameters: last_Layer.bias (4,), last_Layer.weight (4, 4)" in verdict.message
+    )
+    assert verdict.message.count("to fix: rename self.last_Layer to self.out_proj") == 1
+    assert not verdict.advise  # the rename says it: no general advice beside it
+    raw = described({"W_query": [6, 4], "out_proj.weight": [4, 4], "out_proj.bias": [4]})
+    message = Structure()({}, want, raw).message
+    assert "to fix: self.W_query is a plain parameter where the exercise has a layer" in message
+    # a v1-style contract of plain parameters, written with layers
+    assert (
+        "make it nn.Parameter of shape (6, 4)"
+        in Structure()(
+            {}, described({"W_query": [6, 4]}), described({"W_query.weight": [4, 6]})
+        ).message
+    )

@@ -52,6 +52,15 @@ def test_newer_syntax_names_the_grading_python():
     assert "this grader runs Python" in text
 
 
+def test_a_plain_typo_gets_no_python_version_note():
+    for source in ("def forward(self, x)\n    pass\n", "x = (1, 2\n", "s = 'abc\n"):
+        try:
+            compile(source, "m.py", "exec")
+        except SyntaxError as e:
+            message = str(e)
+        assert python_version.explain("SyntaxError", message) == "", message
+
+
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="typing.override exists from 3.12")
 def test_the_feedback_names_the_grading_python(tmp_path):
     """A module written for Python 3.12, graded here: its import fails, and the feedback says

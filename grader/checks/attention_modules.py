@@ -76,8 +76,8 @@ MASK_BUFFER_ADVICE = (
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
-    """'(3, 7, 5)' for a tries text."""
-    return "(" + ", ".join(str(n) for n in shape) + ")"
+    """'(3, 7, 5)' (or '(6,)') for a tries text, as Python prints a tuple."""
+    return str(tuple(shape))
 
 
 def arguments_text(init: dict) -> str:

@@ -6,7 +6,8 @@ import torch
 
 
 def fmt_shape(t: torch.Tensor) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+    """A tensor's shape as Python prints a tuple: (2, 3), (6,), ()."""
+    return str(tuple(t.shape))
 
 
 def fmt_index(flat: int, shape: torch.Size) -> str:
@@ -53,10 +54,15 @@ def difference(
     first = int(bad.nonzero()[0])
     finite = torch.where(bad & torch.isfinite(diff), diff, torch.zeros_like(diff))
     worst = int(finite.argmax()) if bool((finite > 0).any()) else first
+    booleans = torch.bool in (expected.dtype, got.dtype)
+
+    def value(t: torch.Tensor, i: int) -> str:
+        return str(bool(t[i])) if booleans else fmt_value(float(t[i]))
+
     parts = [
         f"{what}: {n_bad} of {e.numel()} values differ",
-        f"first at {fmt_index(first, got.shape)}: expected {fmt_value(float(e[first]))}, "
-        f"got {fmt_value(float(g[first]))}",
+        f"first at {fmt_index(first, got.shape)}: expected {value(e, first)}, "
+        f"got {value(g, first)}",
     ]
     if worst != first:
         parts.append(
@@ -68,7 +74,25 @@ def difference(
     if nan > 0:
         parts.append(f"{nan} NaN where the expected values are numbers")
     parts.append(f"tolerance {tolerance_text(atol, rtol)}")
-    return "; ".join(parts)
+    return "; ".join(parts) + _nan_rows(expected, got)
+
+
+def _nan_rows(expected: torch.Tensor, got: torch.Tensor) -> str:
+    """A sentence about rows that came out entirely NaN where numbers were expected: the mark
+    of a softmax over a row holding a NaN or nothing but -inf."""
+    if got.dim() < 2 or not got.is_floating_point() or got.shape[-1] < 2:
+        return ""
+    rows_g = torch.isnan(got.detach()).all(dim=-1)
+    rows_e = torch.isnan(expected.detach().to(torch.float64)).all(dim=-1)
+    count = int((rows_g & ~rows_e).sum())
+    if not count:
+        return ""
+    first = fmt_index(int((rows_g & ~rows_e).reshape(-1).nonzero()[0]), rows_g.shape)
+    return (
+        f"\n{count} of {rows_g.numel()} rows are entirely NaN (the first at {first}): a softmax "
+        "gives a row of NaN when that row of scores holds a NaN or nothing but -inf (a mask "
+        "that hides every key of a query? the square root of negative scores?)"
+    )
 
 
 def error_ratio(

@@ -32,6 +32,9 @@ class Verdict:
     # The largest difference from the expected values as a share of the tolerance, for the
     # criteria that compare values (the numerical margin; see compare.error_ratio).
     error_ratio: float | None = None
+    # False where the message already says what to change (a rename, say): the check's
+    # general advice would only distract from it.
+    advise: bool = True
 
 
 PASS = Verdict(True)
@@ -226,17 +229,33 @@ class Differ(Criterion):
 
 @dataclass(frozen=True)
 class Raises(Criterion):
-    """The call must raise an exception (any type)."""
+    """The call must raise one of the exception types the contract names.
+
+    Any other error is no refusal: a NameError, an ImportError or a TypeError from a broken
+    constructor would otherwise earn the points of a check the code never passed.
+    """
 
     needs_expected = False
 
+    types: tuple[str, ...] = ("ValueError", "AssertionError")
     diagnosis: str = ""
 
     def __call__(self, inputs, expected, got):
         return Verdict(False, "no error was raised", diagnosis=self.diagnosis)
 
     def on_error(self, got):
-        return Verdict(True) if got.status == "error" else None
+        if got.status != "error" or got.info.get("phase") == "import":
+            return None  # the module never ran: reported as the error it is
+        error = got.error or {}
+        raised = str(error.get("type", ""))
+        if raised in self.types:
+            return Verdict(True)
+        message = str(error.get("message", ""))[:200]
+        return Verdict(
+            False,
+            f"raised {raised or 'an error'}: {message}\n"
+            f"that is not a refusal: raise {' or '.join(self.types)} for it",
+        )
 
 
 @dataclass(frozen=True)
@@ -302,7 +321,10 @@ class Structure(ReadsInfo):
         if missing := sorted(set(exp_p) - set(my_p)):
             problems.append("missing parameters: " + ", ".join(missing))
         if extra := sorted(set(my_p) - set(exp_p)):
-            problems.append("unexpected parameters: " + ", ".join(extra))
+            problems.append(
+                "unexpected parameters: "
+                + ", ".join(f"{name} {_shape(my_p[name])}" for name in extra)
+            )
         for name in sorted(set(exp_p) & set(my_p)):
             if exp_p[name] != my_p[name]:
                 problems.append(
@@ -312,13 +334,46 @@ class Structure(ReadsInfo):
             found = mine.get("modules", {}).get(path)
             if found != type_name:
                 problems.append(f"'{path}' should be a {type_name}, found {found or 'nothing'}")
+        fixes = _renames(exp_p, my_p, missing, extra)
+        if fixes:
+            problems[-1] += "\n" + "\n".join(fixes)
         note = ""
         if "mask" in exp.get("buffers", {}) and "mask" not in mine.get("buffers", {}):
             note = (
                 "no buffer named 'mask': the book registers it with register_buffer so that it "
                 "follows .to(device) and is saved in state_dict"
             )
-        return Verdict(not problems, "; ".join(problems), note)
+        return Verdict(not problems, "; ".join(problems), note, advise=not fixes)
+
+
+def _shape(shape) -> str:
+    return str(tuple(shape)) if isinstance(shape, (list, tuple)) else str(shape)
+
+
+def _renames(want: dict, have: dict, missing: list, extra: list) -> list[str]:
+    """The renames that would turn the unexpected parameters into the missing ones: same
+    parameter name (weight, bias) and shape under another layer name, or a plain parameter
+    where the contract has a layer of that name."""
+    fixes = {}
+    for m in missing:
+        layer, _, leaf = m.rpartition(".")
+        for x in extra:
+            their_layer, _, their_leaf = x.rpartition(".")
+            if their_layer and leaf == their_leaf and want[m] == have[x] and layer:
+                fixes.setdefault(their_layer, f"rename self.{their_layer} to self.{layer}")
+            elif not their_layer and x == layer:
+                fixes.setdefault(
+                    x,
+                    f"self.{x} is a plain parameter where the exercise has a layer: make it "
+                    f"nn.Linear (its weight is {m}, shape {_shape(want[m])})",
+                )
+            elif not layer and their_layer == m:
+                fixes.setdefault(
+                    m,
+                    f"self.{m} is a layer where the exercise has a plain parameter: make it "
+                    f"nn.Parameter of shape {_shape(want[m])}",
+                )
+    return ["to fix: " + text for text in fixes.values()]
 
 
 @dataclass(frozen=True)

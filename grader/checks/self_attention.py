@@ -115,6 +115,7 @@ copy_v2_weights_into_v1 = Exercise(
     module=MODULE,
     section="Exercise 3.1",
     hint="nn.Linear stores its weight as (d_out, d_in); SelfAttention_v1 wants (d_in, d_out).",
+    builds_on=("SelfAttention_v1", "SelfAttention_v2"),
     about="Exercise 3.1: after copying, both modules compute the same thing.",
     demo=(
         "from exercises.self_attention import copy_v2_weights_into_v1\n"

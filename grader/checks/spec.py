@@ -64,6 +64,10 @@ class Exercise:
     # Also judge the calls seen at run time? Not where the exercise runs another exercise's
     # code (the wrapper runs CausalAttention heads, which are judged on their own).
     watch_runtime: bool = True
+    # Other exercises of the contract that this one's checks run (besides those the learner's
+    # own code calls, which the judge reads from the source): when one of them fails its own
+    # checks, this exercise's failures say so (see Grading.finish).
+    builds_on: tuple[str, ...] = ()
     # The chapter notebook (exercises/chapter3.ipynb, generated from these records): what to
     # write and what the book prints, in Markdown, and the code of the cell that tries it on
     # the book's toy input (`inputs`, and what earlier exercises' cells defined).

@@ -24,7 +24,8 @@ from grader.errors import KitError
 from grader.judge import python_version, reference
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference
-from grader.judge.rules import runtime_uses, static_uses
+from grader.judge.rules import names_used, runtime_uses, static_uses
+from grader.judge.slips import spotted
 from grader.judge.speed_race import run as timed
 from grader.judge.submission import open_submission
 from grader.protocol import Reply
@@ -206,6 +207,7 @@ class Grading:
         self.session = Session(self.submission.folder, options, self.deadline)
         self._timeouts: dict[str, int] = {}
         self._violations: dict[str, str] = {}
+        self._slips: dict[str, str] = {}
         self._reference_worker: tuple | None = (
             None  # (solutions copy, its session) for speed checks
         )
@@ -231,9 +233,25 @@ class Grading:
                 result.diagnosis = ",".join(m.id for m in mistakes)  # kept for class summaries
                 if self.options.hints:  # --no-hints (exams): no mistake names in the feedback
                     result.likely = " OR ".join(f"{m.title} ({m.fix})" for m in mistakes[:3])
+        self._add_slips(result, ex)
         if self._violation(ex, got) and result.counts:
             self._forbid(result, ex)
         return result
+
+    def _source(self, ex: Exercise) -> str:
+        """The text of the exercise's module ('' if the submission has none)."""
+        path = self.submission.folder / f"{ex.module}.py"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    def _add_slips(self, result: CheckResult, ex: Exercise) -> None:
+        if result.counts and result.status in (FAILED, ERROR) and self.options.hints:
+            result.spotted = self._spotted(ex)
+
+    def _spotted(self, ex: Exercise) -> str:
+        """The slips in the exercise's definition (see grader.judge.slips), one per line."""
+        if ex.name not in self._slips:
+            self._slips[ex.name] = "\n".join(map(str, spotted(self._source(ex), ex.name)))
+        return self._slips[ex.name]
 
     def _run_speed(self, step: Step) -> CheckResult:
         ex, check, speed = step.exercise, step.check, step.check.judge
@@ -266,7 +284,9 @@ class Grading:
         self._count_timeout(ex, got)
         if got.info.get("device"):
             self.devices.add(got.info["device"])
-        return conclude(ex, check, verdict, got, step.hidden, self.options.hints)
+        result = conclude(ex, check, verdict, got, step.hidden, self.options.hints)
+        self._add_slips(result, ex)
+        return result
 
     def reference_session(self) -> Session:
         """A worker on a private copy of the solutions, started like the learner's."""
@@ -302,9 +322,7 @@ class Grading:
         if not ex.forbidden:
             return ""
         if ex.name not in self._violations:
-            path = self.submission.folder / f"{ex.module}.py"
-            source = path.read_text(errors="replace") if path.is_file() else ""
-            uses = static_uses(source, ex.name, ex.forbidden)
+            uses = static_uses(self._source(ex), ex.name, ex.forbidden)
             self._violations[ex.name] = ", ".join(f"{name} (line {line})" for name, line in uses)
         seen = runtime_uses(got.info, ex.forbidden) if ex.watch_runtime else []
         if seen and not self._violations[ex.name]:
@@ -322,7 +340,8 @@ class Grading:
         result.look = result.look or where_to_look(ex.section)
 
     def finish(self, report: Report) -> None:
-        """Withhold the points of an exercise whose forbidden call surfaced only in a later check."""
+        """Withhold the points of an exercise whose forbidden call surfaced only in a later
+        check, and tie each failure to a failing exercise it builds on."""
         for result in report.results:
             if (
                 self._violations.get(result.exercise)
@@ -330,6 +349,32 @@ class Grading:
                 and result.status != FORBIDDEN
             ):
                 self._forbid(result, checks.find(result.exercise))
+        self._mark_cascades(report)
+
+    def _mark_cascades(self, report: Report) -> None:
+        """A correct wrapper over a broken CausalAttention fails too: each failure of an
+        exercise that runs another exercise failing its own checks says to fix that one first.
+
+        The points stay lost (the dependent exercise does not work as submitted); the reference
+        class is never substituted, because that would put the solutions in the learner's
+        worker. What an exercise runs: its `builds_on`, and the exercises its code names.
+        """
+        failing = {r.exercise for r in report.results if r.counts and not r.passed}
+        names = {ex.name for ex in checks.EXERCISES}
+        for name in failing:
+            ex = checks.find(name)
+            runs = set(ex.builds_on) | names_used(self._source(ex), name, names)
+            broken = [other for other in sorted(runs & failing) if other != name]
+            if not broken:
+                continue
+            text = (
+                f"{' and '.join(broken)} {'fails' if len(broken) == 1 else 'fail'} "
+                f"{'its' if len(broken) == 1 else 'their'} own checks, and {name} runs "
+                f"{'it' if len(broken) == 1 else 'them'}: fix {' and '.join(broken)} first"
+            )
+            for result in report.results:
+                if result.exercise == name and result.counts and not result.passed:
+                    result.upstream = text
 
     def new_report(self) -> Report:
         report = Report(
@@ -444,7 +489,7 @@ def conclude(
     if not passed:
         result.tried = check.tries
         result.problem = body
-        result.advice = check.advice if verdict is not None and hints else ""
+        result.advice = check.advice if verdict is not None and verdict.advise and hints else ""
         result.hint = ex.hint if hints else ""
         result.look = where_to_look(check.look or ex.section)
         result.printed = got.printed

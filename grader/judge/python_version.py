@@ -50,6 +50,22 @@ def needed(name: str) -> tuple[int, int] | None:
     return version if version and sys.version_info[:2] < version else None
 
 
+# Syntax errors that no newer Python would accept either: a typo, not a version question.
+_PLAIN_TYPOS = (
+    "expected ':'",
+    "unterminated",
+    "unmatched",
+    "unexpected indent",
+    "unindent",
+    "expected an indented block",
+    "invalid character",
+    "unexpected EOF",
+    "'(' was never closed",
+    "'[' was never closed",
+    "'{' was never closed",
+)
+
+
 def explain(error_type: str, message: str) -> str:
     """A sentence for the feedback when this error looks like a too-old Python, else ''."""
     name = None
@@ -64,7 +80,11 @@ def explain(error_type: str, message: str) -> str:
             f"{name} needs Python {version[0]}.{version[1]} or newer, and this grader runs "
             f"Python {_running()}: write the code without it"
         )
-    if error_type == "SyntaxError" and sys.version_info[:2] < (3, 13):
+    if (
+        error_type == "SyntaxError"
+        and sys.version_info[:2] < (3, 13)
+        and not message.startswith(_PLAIN_TYPOS)
+    ):
         return (
             f"this grader runs Python {_running()}: if this syntax is valid on your Python, "
             "it is newer than the grader's (type statements and def f[T] need 3.12, "

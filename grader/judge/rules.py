@@ -24,7 +24,14 @@ import functools
 
 from grader.worker.watch import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS
 
-__all__ = ["FUSED_ATTENTION_CALLS", "SOFTMAX_CALLS", "parse", "runtime_uses", "static_uses"]
+__all__ = [
+    "FUSED_ATTENTION_CALLS",
+    "SOFTMAX_CALLS",
+    "names_used",
+    "parse",
+    "runtime_uses",
+    "static_uses",
+]
 
 # Methods of tensors are recognised by name wherever they are called on something that is
 # not a module alias (x.softmax(...)).
@@ -108,3 +115,14 @@ def static_uses(source: str, definition: str, forbidden: tuple[str, ...]) -> lis
 def runtime_uses(info: dict, forbidden: tuple[str, ...]) -> list[str]:
     """The forbidden names the worker saw called during one probe."""
     return sorted(set(info.get("calls", [])) & set(forbidden))
+
+
+def names_used(source: str, definition: str, candidates: set[str]) -> set[str]:
+    """Which of `candidates` (other exercises' names) the top-level `definition` refers to."""
+    parsed = _parsed(source)
+    target = top_level(parsed[0], definition) if parsed is not None else None
+    if target is None:
+        return set()
+    found = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    found |= {n.attr for n in ast.walk(target) if isinstance(n, ast.Attribute)}
+    return (found & candidates) - {definition}

@@ -16,7 +16,18 @@ from rich.text import Text
 
 from grader import environment
 from grader.checks.spec import where_to_look
-from grader.report.results import FORBIDDEN, MISSING, NOT_ATTEMPTED, PASSED, Report
+from grader.report.results import (
+    CRASHED,
+    ERROR,
+    FORBIDDEN,
+    MISSING,
+    NOT_ATTEMPTED,
+    PASSED,
+    TIMEOUT,
+    CheckResult,
+    ExerciseSummary,
+    Report,
+)
 from grader.report.sanitize import clean
 
 STYLES = {PASSED: "green", NOT_ATTEMPTED: "dim", MISSING: "yellow"}
@@ -56,8 +67,22 @@ def render(report: Report, console: Console | None = None) -> None:
         )
     console.print(table)
 
+    # A module that cannot be imported fails every exercise that needs it the same way: say it
+    # once, above them, and give each of those exercises one line.
+    import_errors = _shared_import_errors(summaries)
+    for problem, names in import_errors.items():
+        console.print()
+        line = Text("✗ a module cannot be imported: ", style="bold red")
+        line.append(shown(problem))
+        console.print(line, soft_wrap=True)
+        console.print(
+            shown(f"  so {len(names)} exercises could not run: {', '.join(names)}", "dim"),
+            soft_wrap=True,
+        )
+    blocked = {name for names in import_errors.values() for name in names}
+
     for ex in summaries:
-        if not ex.failed:
+        if not ex.failed or ex.name in blocked:
             continue
         if ex.status in (NOT_ATTEMPTED, MISSING, FORBIDDEN):
             reason = "not attempted yet" if ex.status == NOT_ATTEMPTED else ex.failed[0].summary
@@ -72,6 +97,18 @@ def render(report: Report, console: Console | None = None) -> None:
         console.print(head, soft_wrap=True)
         if first.hint:
             console.print(shown(f"  hint: {first.hint}", "cyan"), soft_wrap=True)
+        upstream = next((r.upstream for r in ex.failed if r.upstream), "")
+        if upstream:
+            line = Text("  first: ", style="bold magenta")
+            line.append(shown(upstream))
+            console.print(line, soft_wrap=True)
+        slips = {r.spotted for r in ex.failed if r.spotted}
+        shared = slips.pop() if len(slips) == 1 else ""
+        if shared:  # said once for the exercise: it is about the code, not one check
+            for i, text in enumerate(shared.splitlines()):
+                line = Text("  in your code: " if i == 0 else " " * 15, style="bold magenta")
+                line.append(shown(text))
+                console.print(line, soft_wrap=True)
         # A mistake named by several checks is said once, for the whole exercise.
         named = Counter(r.likely for r in ex.failed if r.likely)
         common = next((text for text, n in named.most_common(1) if n > 1), "")
@@ -79,24 +116,41 @@ def render(report: Report, console: Console | None = None) -> None:
             line = Text("  likely mistake: ", style="bold magenta")
             line.append(shown(f"{common} (named by {named[common]} failed checks)"))
             console.print(line, soft_wrap=True)
-        for r in ex.failed:
-            line = shown(
-                f"  ✗ {r.title}" + (" (hidden)" if r.hidden else ""),
-                "red" if r.counts else "yellow",
-            )
-            line.append(
-                f"  {_points(r.points, r.max_points)}" if r.counts else "  (a note, no points)",
-                style="dim",
-            )
+        for group in _same_problem(ex.failed):
+            r = group[0]
+            if len(group) == 1:
+                title = r.title + (" (hidden)" if r.hidden else "")
+                points = _points(r.points, r.max_points) if r.counts else "(a note, no points)"
+            else:  # one error, said once for every check it stopped
+                title = f"{len(group)} checks stopped by the same error: " + "; ".join(
+                    x.title + (" (hidden)" if x.hidden else "") for x in group
+                )
+                points = _points(sum(x.points for x in group), sum(x.max_points for x in group))
+            line = shown(f"  ✗ {title}", "red" if r.counts else "yellow")
+            line.append(f"  {points}", style="dim")
             console.print(line, soft_wrap=True)
-            details = r.details(with_hint=False, with_likely=r.likely != common)
+            details = r.details(
+                with_hint=False,
+                with_likely=r.likely != common,
+                with_spotted=not shared,
+                with_upstream=False,
+            )
             console.print(shown(_indent(details, "      ")), soft_wrap=True)
-    notes = [r for r in report.results if r.passed and r.note]
+    notes: dict[str, list[CheckResult]] = {}  # the same note for several checks, said once
+    for r in report.results:
+        if r.passed and r.note:
+            notes.setdefault(r.note, []).append(r)
     if notes:
         console.print()
-        for r in notes:
-            line = Text(f"note: {r.name}: ", style="yellow")
-            line.append(shown(r.note))
+        for note, results in notes.items():
+            if len(results) == 1:
+                line = Text(f"note: {results[0].name}: ", style="yellow")
+                line.append(shown(note))
+            else:
+                line = Text("note: ", style="yellow")
+                exercises = ", ".join(dict.fromkeys(r.exercise for r in results))
+                what = results[0].title.split(" (")[0]
+                line.append(shown(f"{note} [{what}: {exercises}]"))
             console.print(line, soft_wrap=True)
 
     done = sum(1 for ex in summaries if ex.status == PASSED)
@@ -115,6 +169,44 @@ def render(report: Report, console: Console | None = None) -> None:
     )
     for note in report.notes:
         console.print(shown(note, "dim"))
+
+
+# The statuses of a check that never reached a verdict: its call raised, crashed or hung.
+_NO_VERDICT = (ERROR, CRASHED, TIMEOUT, MISSING)
+IMPORTING = "while importing the module"
+
+
+def _same_problem(failed: list[CheckResult]) -> list[list[CheckResult]]:
+    """The failed checks in order, those stopped by one identical error grouped together (a
+    wrong answer is never grouped: each check's own difference says something)."""
+    groups: dict[str, list[CheckResult]] = {}
+    out: list[list[CheckResult]] = []
+    for r in failed:
+        if r.status in _NO_VERDICT and r.problem and r.counts:
+            if r.problem in groups:
+                groups[r.problem].append(r)
+                continue
+            groups[r.problem] = [r]
+            out.append(groups[r.problem])
+        else:
+            out.append([r])
+    return out
+
+
+def _shared_import_errors(summaries: list[ExerciseSummary]) -> dict[str, list[str]]:
+    """problem -> the exercises every one of whose failed checks is that import error, for the
+    errors that stop more than one exercise."""
+    by_problem: dict[str, list[str]] = {}
+    for ex in summaries:
+        problems = {r.problem for r in ex.failed if r.counts}
+        if len(problems) == 1 and all(r.status in _NO_VERDICT for r in ex.failed if r.counts):
+            problem = problems.pop()
+            first = problem.splitlines()[0]
+            if IMPORTING in first:
+                # (a module importing the broken one fails with the same first line)
+                shown_as = next((p for p in by_problem if p.splitlines()[0] == first), problem)
+                by_problem.setdefault(shown_as, []).append(ex.name)
+    return {problem: names for problem, names in by_problem.items() if len(names) > 1}
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -43,6 +43,8 @@ class CheckResult:
     printed: str = ""  # what the learner's code printed meanwhile
     diagnosis: str = ""  # ids of the known mistakes the output matches, comma-separated
     likely: str = ""  # those mistakes in words, with the direction of the fix
+    spotted: str = ""  # slips read in the exercise's source, one per line (grader.judge.slips)
+    upstream: str = ""  # another exercise this one runs fails its own checks: fix it first
     # Value checks: the largest difference from the reference as a share of the tolerance
     # (1.0 fails). How close a passing answer came; the kit's own correct answers stay <= 0.1.
     error_ratio: float | None = None
@@ -51,16 +53,27 @@ class CheckResult:
     def summary(self) -> str:
         return self.problem.splitlines()[0] if self.problem else ""
 
-    def details(self, with_hint: bool = True, with_likely: bool = True) -> str:
-        """The feedback as labelled lines; empty for a pass."""
+    def details(
+        self,
+        with_hint: bool = True,
+        with_likely: bool = True,
+        with_spotted: bool = True,
+        with_upstream: bool = True,
+    ) -> str:
+        """The feedback as labelled lines; empty for a pass. The general advice is left out
+        where a named mistake or a slip in the code says more."""
         if self.passed:
             return ""
-        lines = [f"tried:    {self.tried}"]
+        lines = [f"first:    {self.upstream}"] if self.upstream and with_upstream else []
+        lines.append(f"tried:    {self.tried}")
         for i, line in enumerate(self.problem.splitlines() or [""]):
             lines.append(("result:   " if i == 0 else " " * 10) + line)
+        if self.spotted and with_spotted:
+            for i, line in enumerate(self.spotted.splitlines()):
+                lines.append(("in code:  " if i == 0 else " " * 10) + line)
         if self.likely and with_likely:
             lines.append(f"likely:   {self.likely}")
-        elif self.advice and not self.likely:
+        elif self.advice and not self.likely and not self.spotted:
             lines.append(f"check:    {self.advice}")
         if with_hint and self.hint:
             lines.append(f"hint:     {self.hint}")

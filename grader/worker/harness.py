@@ -16,6 +16,7 @@ where the judge collects it, instead of corrupting the reply stream.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import importlib.machinery
 import importlib.util
@@ -120,6 +121,9 @@ def run_probe(spec: dict, inputs: dict, lookup) -> tuple[dict, dict]:
     return probes.run_probe(spec, inputs, lookup)
 
 
+STACK_BEFORE_DEADLINE = 0.3  # seconds
+
+
 def serve(folder: Path) -> None:
     proto_in, proto_out = _take_protocol_streams()
     torch.set_num_threads(int(os.environ.get("ATTENTION_GRADER_THREADS", "1")))
@@ -136,6 +140,11 @@ def serve(folder: Path) -> None:
         reply: dict = {"id": request.get("id")}
         outputs: dict = {}
         watch.take()
+        # Just before the judge's deadline, the stack goes to stderr: the judge reports where
+        # a call that never answers was stuck (launch.stuck_at), and strips the dump.
+        limit = request.get("timeout")
+        if isinstance(limit, (int, float)) and limit > 2 * STACK_BEFORE_DEADLINE:
+            faulthandler.dump_traceback_later(limit - STACK_BEFORE_DEADLINE, file=sys.__stderr__)
         try:
             if request.get("op") == "import":
                 importlib.import_module(f"{PACKAGE}.{request['module']}")
@@ -147,6 +156,8 @@ def serve(folder: Path) -> None:
         except BaseException as exc:  # noqa: BLE001 - everything, SystemExit included, is reported
             outputs = {}
             reply.update(classify(exc, folder), info={})
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         reply["info"]["calls"] = watch.take()
         try:
             wire.write_frame(proto_out, reply, outputs)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import secrets
 import signal
 import subprocess
@@ -36,6 +37,7 @@ from pathlib import Path
 import torch
 
 from grader.errors import WireError
+from grader.paths import MODULES
 from grader.protocol import Reply
 from grader.worker import cgroup, procs, users, wire
 from grader.worker.sandbox import Limits
@@ -257,7 +259,7 @@ class Worker:
         self._seq += 1
         mark = self._output.mark()
         start = time.monotonic()
-        frame = wire.encode({**header, "id": self._seq}, inputs)
+        frame = wire.encode({**header, "id": self._seq, "timeout": timeout}, inputs)
         writer = threading.Thread(target=self._send, args=(frame,), daemon=True)
         writer.start()
         writer.join(timeout)
@@ -292,6 +294,7 @@ class Worker:
         try:
             item = self._frames.get(timeout=timeout)
         except queue.Empty:
+            self._output.settle()  # the stack the worker wrote just before the deadline
             self.kill()
             return self._failure("timeout", f"no answer within {timeout:.0f} s", mark)
         if isinstance(item, EOFError):
@@ -350,11 +353,34 @@ class Worker:
 
     def _failure(self, status: str, message: str, mark: int) -> Reply:
         time.sleep(0.05)  # let the output reader catch the last lines the worker wrote
+        printed, where = stuck_at(self._output.since(mark))
+        if status == "timeout" and where:
+            message += f": it was still running {where}"
         return Reply(
             status,
             error={"type": status, "message": message, "frames": []},
-            printed=self._output.since(mark),
+            printed=printed,
         )
+
+
+_DUMP = re.compile(r"^Timeout \(\d+:\d\d:\d\d(\.\d+)?\)!$", re.M)
+_FRAME = re.compile(r'^\s*File "([^"\n]+)", line (\d+) in (\S+)$', re.M)
+
+
+def stuck_at(printed: str) -> tuple[str, str]:
+    """(what the learner's code printed, where it was stuck): the stack the harness dumps just
+    before a call's deadline is cut from the output, and its most recent frame in one of the
+    submission's modules is named ("simple_attention.py, line 12, in softmax_naive")."""
+    dump = _DUMP.search(printed)
+    if dump is None:
+        return printed, ""
+    where = ""
+    for path, line, function in _FRAME.findall(printed[dump.end() :]):
+        name = os.path.basename(path)
+        if name[:-3] in MODULES and name.endswith(".py") and "/grader/" not in path:
+            where = f"at {name}, line {line}, in {function}"
+            break  # most recent call first
+    return printed[: dump.start()], where
 
 
 def _unread(fd: int) -> bool:

@@ -114,10 +114,14 @@ def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
 
 def get_path(module: nn.Module, path: str) -> Any:
     target: Any = module
-    for part in path.split("."):
+    parts = path.split(".")
+    for i, part in enumerate(parts):
         if not hasattr(target, part):
+            absent = ".".join(parts[: i + 1])
             raise ContractError(
-                f"{type(module).__name__} has no attribute '{path}' (the contract names it so)"
+                f"{type(module).__name__} has no attribute '{absent}', which the exercise's "
+                "docstring names: this check loads weights into it, so it could not run (the "
+                "structure check says what the module has instead)"
             )
         target = getattr(target, part)
     return target
