@@ -90,6 +90,22 @@ Without a GPU, install the CPU build of PyTorch first to save a few GB:
 4. Read the feedback: for each failed check, what was tried, what was expected and what came
    back, the likely mistake, a hint and the section to reread.
 
+## In a notebook
+
+`exercises/chapter3.ipynb` walks through the chapter: for each exercise a Markdown cell (what
+to write, what the book prints), a cell that tries your code on the book's six-token input,
+and a cell `check("softmax_stable")` that grades that exercise and shows the feedback in the
+notebook (`check()` grades them all). Edit the modules in `exercises/`: `check` grades the
+saved files in a fresh process every time, and the notebook's setup cell turns on
+`%autoreload`, so the cells that try your code see your edits without a restart.
+
+```
+pip install -e ".[notebook]"   # JupyterLab and its Python kernel
+jupyter lab exercises/chapter3.ipynb
+```
+
+## Also under pytest
+
 The same checks run under pytest, one test per check:
 `pytest --pyargs grader --submission exercises -k softmax_stable`.
 

@@ -231,3 +231,10 @@ def test_structure_says_which_rename_fixes_a_contract_mismatch():
             {}, described({"W_query": [6, 4]}), described({"W_query.weight": [4, 6]})
         ).message
     )
+
+
+def test_close_explains_what_a_failure_means_in_its_check():
+    judge = Close(explain="the passes agree: it is the values that are wrong")
+    assert judge({}, reply(out=torch.ones(2)), reply(out=torch.ones(2))).message == ""
+    message = judge({}, reply(out=torch.ones(2)), reply(out=torch.zeros(2))).message
+    assert message.endswith("\nthe passes agree: it is the values that are wrong")

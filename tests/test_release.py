@@ -119,6 +119,15 @@ def test_the_learner_readme_lists_every_exercise(release):
     assert all(f"`{ex.name}`" in readme for ex in checks.EXERCISES)
 
 
+def test_the_learner_readme_introduces_the_notebook_and_its_extra(release):
+    text = (release / "README.md").read_text()
+    assert (release / "exercises" / "chapter3.ipynb").is_file()
+    assert "exercises/chapter3.ipynb" in text and 'check("softmax_stable")' in text
+    assert 'pip install -e ".[notebook]"' in text
+    project = (release / "pyproject.toml").read_text()
+    assert re.search(r'^notebook = \[.*"jupyterlab>=4"', project, re.M)
+
+
 def test_a_release_is_never_written_over_or_leaking(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")

@@ -65,7 +65,10 @@ EVAL_MODE = AllOf(
             "F.dropout(..., training=self.training)) so that model.eval() switches it off",
             diagnosis="dropout.active_in_eval",
         ),
-        Close(),
+        Close(
+            explain="the two eval-mode passes agree, so dropout is off: it is the values that "
+            "are wrong, in eval mode as in the value checks"
+        ),
     )
 )
 

@@ -92,6 +92,7 @@ class Close(Criterion):
     keys: tuple[str, ...] = ("out",)
     atol: float = 1e-5
     rtol: float = 1e-4
+    explain: str = ""  # a sentence added to a failure: what it means in this check
 
     def __call__(self, inputs, expected, got):
         problems, ratios = [], []
@@ -104,6 +105,8 @@ class Close(Criterion):
             if diff:
                 problems.append(diff)
             ratios.append(error_ratio(e, g, self.atol, self.rtol))
+        if problems and self.explain:
+            problems.append(self.explain)
         return Verdict(not problems, "\n".join(problems), error_ratio=_largest(ratios))
 
     @property
