@@ -89,6 +89,11 @@ def grade_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-hidden", action="store_true", help="skip the hidden checks")
     parser.add_argument("--seed", type=int, help="seed of the hidden checks (default: drawn now)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per call (default 20)")
+    parser.add_argument(
+        "--no-speed",
+        action="store_true",
+        help="skip the speed checks (no points lost): a quicker grade while you work on values",
+    )
     add_budget_argument(parser)
     parser.add_argument(
         "--no-hints", action="store_true", help="leave the exercise hints out of the feedback"
@@ -128,6 +133,7 @@ def options_from(args: argparse.Namespace) -> Options:
         timeout=args.timeout,
         budget=args.budget or None,
         hints=not args.no_hints,
+        speed=not args.no_speed,
         use_solutions=False if args.fixtures else None,
         sandbox_mode=args.isolation,
     )

@@ -93,7 +93,7 @@ def _grade(broken, tmp_path):
     folder = tmp_path / "submission"
     shutil.copytree(SUBMISSIONS / broken.base, folder)
     (folder / f"{broken.module}.py").write_text(mutated_source(broken))
-    return grade(folder, Options(only=broken.exercise, hidden=False))
+    return grade(folder, Options(only=broken.exercise, hidden=False, speed=False))
 
 
 @pytest.mark.slow

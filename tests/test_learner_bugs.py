@@ -19,7 +19,7 @@ def test_a_learners_mistake_is_named(bug, tmp_path):
     folder = tmp_path / "submission"
     shutil.copytree(SUBMISSIONS / bug.base, folder)
     (folder / f"{bug.module}.py").write_text(mutated_source(bug))
-    report = grade(folder, Options(only=bug.exercise, hidden=False))
+    report = grade(folder, Options(only=bug.exercise, hidden=False, speed=False))
     assert report.score < report.max_score, f"{bug.id} ({bug.mistake}) lost no points"
     named = {d for r in report.results for d in r.diagnosis.split(",") if d}
     assert named <= set(bug.names), f"{bug.id} was named {sorted(named - set(bug.names))}"

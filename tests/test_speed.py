@@ -61,6 +61,22 @@ def test_reference_passes_on_the_cpu_and_gpu_checks_skip_without_a_device(shared
     assert report.device.startswith("cpu")
 
 
+def test_no_speed_skips_only_the_speed_checks(shared_report):
+    timed = shared_report(paths.SOLUTIONS, hidden=True, seed=1)
+    quick = grade(paths.SOLUTIONS, Options(hidden=True, seed=1, speed=False, only="CausalAttention"))
+    speed = [r for r in quick.results if r.check.startswith("speed")]
+    assert speed and all(r.status == SKIPPED and r.max_points == 0 for r in speed)
+    assert all("--no-speed" in r.note for r in speed)
+    # every other check of the exercise: the same verdict and points as a timed grading
+    rest = sorted((r.check, r.hidden, r.status, r.points) for r in quick.results if r not in speed)
+    same = sorted(
+        (r.check, r.hidden, r.status, r.points)
+        for r in timed.results
+        if r.exercise == "CausalAttention" and not r.check.startswith("speed")
+    )
+    assert rest == same and quick.score == sum(r[-1] for r in rest)
+
+
 @pytest.mark.slow
 def test_a_loop_over_heads_is_too_slow_but_correct(submission):
     report = grade(head_loop(submission), Options(only="MultiHeadAttention", hidden=False))

@@ -64,6 +64,7 @@ class Options:
     startup_timeout: float = 120.0  # seconds for a worker to start (it imports torch)
     threads: int = 1  # torch threads in the worker
     hints: bool = True  # show each exercise's hint with its failures
+    speed: bool = True  # time the speed checks (False: skipped, no points lost; a quicker grade)
     wrap: list[str] = field(default_factory=list)  # command prefix for the worker (a sandbox)
     isolation: str = "subprocess"  # what graded it, as reports show it: set by Grading
     sandbox_mode: str = "auto"  # auto (bubblewrap where it works) | sandbox | subprocess
@@ -256,7 +257,9 @@ class Grading:
     def _run_speed(self, step: Step) -> CheckResult:
         ex, check, speed = step.exercise, step.check, step.check.judge
         skip = ""
-        if speed.device == "cuda" and not torch.cuda.is_available():
+        if not self.options.speed:
+            skip = "speed checks are not run in this grading (--no-speed): no points lost"
+        elif speed.device == "cuda" and not torch.cuda.is_available():
             skip = "no CUDA device here, so the GPU speed check is skipped (no points lost)"
         elif self.reference is None:
             skip = (
