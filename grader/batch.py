@@ -22,8 +22,10 @@ DIR receives:
   otherwise, or when it could be taken for one of DIR's own files, the id made safe and
   short plus a hash of the whole id (`folder_name`): a submission's name never breaks the
   batch and no two submissions share a folder; grades.csv and grading.json keep the id;
-- `summary.md` and `summary.json`: the hidden checks' seed, the isolation level, the pass
-  rate of every check, the most frequent diagnosed mistakes and the submissions that failed.
+- `report.html`, `summary.md` and `summary.json`: the class at a glance
+  (`grader.report.class_report`): the scores, each exercise's attempts, mean and most common
+  mistake, the students to help, the failures no known mistake explains, the submissions
+  that could not be graded, and what graded (seed, isolation, environment).
 
 Each submission is graded by its own judge (a process of a pool: `--jobs`) and its own
 sandboxed workers; a submission that crashes, hangs or attacks costs only itself: its calls
@@ -48,7 +50,7 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -62,19 +64,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from grader import checks, environment
+from grader import checks
 from grader.errors import SandboxError, SubmissionError
 from grader.judge.engine import Options, grade
+from grader.judge.variants import load_catalogue
 from grader.report import gradescope_results
-from grader.report.results import CheckResult
+from grader.report.class_report import summarize, summary_html, summary_markdown
 from grader.report.sanitize import clean, json_safe
 from grader.worker import sandbox
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 SUBMISSION_FILES = (".zip", ".py", ".ipynb")  # besides folders; .py and .ipynb hold all exercises
 ATTEMPTS = 3  # a submission whose judge process dies is tried this many times
-TOP_MISTAKES = 15
-OUTPUTS = ("grades.", "summary.")  # DIR's own files start so; no submission folder may
+OUTPUTS = ("grades.", "summary.", "report.")  # DIR's own files; no submission folder may
 PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 HASHED = re.compile(r".*-[0-9a-f]{12}")  # what folder_name appends to every other id
 
@@ -257,91 +259,23 @@ def write_grades(records: list[dict], path: Path) -> None:
             writer.writerow(row(record, exercises))
 
 
-def _check_results(record: dict) -> list[CheckResult]:
-    names = {f.name for f in fields(CheckResult)}
-    results = (record.get("report") or {}).get("results", [])
-    return [CheckResult(**{k: v for k, v in r.items() if k in names}) for r in results]
+def mistake_titles() -> dict[tuple[str, str], str]:
+    """(exercise, diagnosis id) -> the mistake's title, from the catalogue of known mistakes
+    (solutions/mistakes.py), under its own id and the ids a judge names it by; empty where
+    the kit has no solutions (the summary then words a mistake by its feedback line)."""
+    titles: dict[tuple[str, str], str] = {}
+    for mistake in load_catalogue():
+        for name in (mistake.id, *mistake.names):
+            titles.setdefault((mistake.exercise, name), mistake.title)
+    return titles
 
 
-def summarize(records: list[dict], settings: dict) -> dict:
-    """Pass rate per check, the most frequent diagnosed mistakes, the failed submissions."""
-    graded = [r for r in records if r.get("report")]
-    passes: dict[str, list[int]] = {}
-    mistakes: Counter = Counter()
-    example: dict[str, str] = {}
-    for record in graded:
-        seen = set()
-        for r in _check_results(record):
-            if r.counts:
-                tally = passes.setdefault(r.name, [0, 0])
-                tally[0] += r.passed
-                tally[1] += 1
-            for mistake in filter(None, r.diagnosis.split(",")):
-                seen.add(mistake)
-                if "," not in r.diagnosis:  # a likely line that explains this mistake alone
-                    example.setdefault(mistake, r.likely)
-        mistakes.update(seen)
-    scores = sorted(r["report"]["score"] for r in graded)
-    return {
-        **settings,
-        "environment": environment.describe(),
-        "hidden_checks": any(r["report"]["hidden_checks"] for r in graded),
-        "submissions": len(records),
-        "graded": len(graded),
-        "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "median_score": scores[len(scores) // 2] if scores else None,
-        "max_score": graded[0]["report"]["max_score"] if graded else None,
-        "pass_rate": {name: round(p / n, 3) for name, (p, n) in passes.items()},
-        "mistakes": [
-            {"id": m, "submissions": n, "likely": example.get(m, "")}
-            for m, n in mistakes.most_common(TOP_MISTAKES)
-        ],
-        "errors": sorted(
-            ({"id": r["id"], "error": r["error"]} for r in records if r.get("error")),
-            key=lambda e: e["id"],
-        ),
-    }
-
-
-def summary_markdown(summary: dict) -> str:
-    lines = [
-        "# Batch grading summary",
-        "",
-        f"- submissions: {summary['submissions']} ({summary['graded']} graded, "
-        f"{len(summary['errors'])} with errors)",
-        f"- score: mean {summary['mean_score']}, median {summary['median_score']} "
-        f"of {summary['max_score']}",
-        f"- hidden checks: {summary['hidden_checks']}"
-        + (
-            f" (seed {summary['seed']}, the same for every submission)"
-            if summary["hidden_checks"]
-            else ""
-        ),
-        f"- worker isolation: {summary['isolation']}",
-        f"- graded with {environment.one_line(summary['environment'])}",
-        "",
-        "## Pass rate per check",
-        "",
-        "| Check | Passed |",
-        "|---|---|",
-        *(f"| {name} | {rate:.0%} |" for name, rate in summary["pass_rate"].items()),
-        "",
-        "## Most frequent diagnosed mistakes",
-        "",
-    ]
-    if summary["mistakes"]:
-        lines += ["| Mistake | Submissions | Likely |", "|---|---|---|"]
-        lines += [
-            f"| {m['id']} | {m['submissions']} | {m['likely']} |" for m in summary["mistakes"]
-        ]
-    else:
-        lines.append("None diagnosed.")
-    lines += ["", "## Submissions with errors", ""]
-    lines += [
-        f"- {clean(e['id'], one_line=True)}: {clean(e['error'], one_line=True)}"
-        for e in summary["errors"]
-    ] or ["None."]
-    return "\n".join(lines) + "\n"
+def write_summaries(records: list[dict], settings: dict, out: Path) -> None:
+    """summary.json, summary.md and report.html: the class at a glance."""
+    summary = json_safe(summarize(records, settings, mistake_titles()))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
+    (out / "report.html").write_text(summary_html(summary), encoding="utf-8")
 
 
 # -- the command ----------------------------------------------------------------------------
@@ -461,13 +395,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         write_grades(records, args.out / "grades.csv")
-        summary = summarize(records, {**settings, "seconds": round(time.monotonic() - start, 1)})
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (args.out / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
-    errors = summary["errors"]
+        write_summaries(
+            records, settings | {"seconds": round(time.monotonic() - start, 1)}, args.out
+        )
+    errors = [r for r in records if r.get("error")]
     err.print(
-        f"wrote {args.out / 'grades.csv'} and {args.out / 'summary.md'}"
-        + (f"; {len(errors)} submissions with errors" if errors else ""),
+        f"wrote {args.out / 'grades.csv'}, {args.out / 'summary.md'} and {args.out / 'report.html'}"
+        + (f"; {len(errors)} could not be graded" if errors else ""),
         markup=False,
         highlight=False,
     )
