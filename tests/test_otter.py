@@ -10,9 +10,13 @@ import ast
 import importlib.util
 import json
 import os
+import re
+import select
 import shutil
 import subprocess
 import sys
+import time
+import types
 from pathlib import Path
 
 import pytest
@@ -26,6 +30,10 @@ from grader.judge.engine import Options, grade
 from grader.report.results import FAILED, PASSED, SKIPPED, CheckResult, Report
 
 BROKEN = ("x - x.amax(dim=dim, keepdim=True)", "x - x.amax()")  # one max for the whole tensor
+HANG = (
+    "def causal_mask(context_length):\n",
+    "def causal_mask(context_length):\n    while True:\n        pass\n",
+)
 # Top-level code that leaves a mark only where otter's kernel (ipykernel) runs it.
 MARKER = (
     "import sys as _sys\n"
@@ -221,7 +229,7 @@ def test_verdict_passes_fails_with_feedback_and_counts_skipped(monkeypatch):
             CheckResult("attention_scores", "speed_cpu", "speed", SKIPPED, 0, 0),
         ],
     )
-    monkeypatch.setattr(otter, "report_for", lambda mode: report)
+    monkeypatch.setattr(otter, "report_for", lambda mode, exercise: report)
     otter.verdict("softmax_stable", "shape")
     otter.verdict("attention_scores", "speed_cpu")
     with pytest.raises(AssertionError, match=r"failed, 0/2 points\ntried:    softmax_stable"):
@@ -230,8 +238,39 @@ def test_verdict_passes_fails_with_feedback_and_counts_skipped(monkeypatch):
         otter.verdict("softmax_stable", "large")
 
 
-def test_which_file_the_test_cases_grade(tmp_path, monkeypatch):
-    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+def test_the_kits_report_is_printed_on_the_stream_otter_check_prints_to(capfd, monkeypatch):
+    report = Report(
+        submission="../subs/attention.py",
+        results=[
+            CheckResult("softmax_stable", "shape", "output shape", PASSED, 1, 1),
+            CheckResult("softmax_stable", "large", "inputs of magnitude 1e4", FAILED, 0, 2),
+        ],
+    )
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as ipykernel sets it in otter's kernel
+    otter.show(report)
+    out = capfd.readouterr().out
+    assert "Attention exercise kit: ../subs/attention.py" in out
+    assert re.search(r"softmax_stable .* 1/3 ", out) and "Total: 1/3 points" in out
+    assert "\x1b[" not in out  # no colours where the stream is not a terminal
+    # A terminal, as a learner's: colours, and the table even where the terminal gives no
+    # width (a pseudo-terminal may say 0 columns)
+    pty = pytest.importorskip("pty")
+    main, terminal = pty.openpty()
+    try:
+        monkeypatch.setattr(sys, "stdout", types.SimpleNamespace(fileno=lambda: terminal))
+        otter.show(report)
+        written = b""
+        while select.select([main], [], [], 0.5)[0]:
+            written += os.read(main, 65536)
+    finally:
+        os.close(main)
+        os.close(terminal)
+    text = written.decode()
+    assert "\x1b[" in text
+    assert "Total: 1/3 points" in re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_which_file_is_the_submission_of_a_folder(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
         otter.submission_file(tmp_path)
     (tmp_path / "__init__.py").write_text("")
@@ -241,14 +280,56 @@ def test_which_file_the_test_cases_grade(tmp_path, monkeypatch):
     assert otter.submission_file(tmp_path) == tmp_path / "work.ipynb"
     (tmp_path / "attention.py").write_text("")
     assert otter.submission_file(tmp_path) == tmp_path / "attention.py"
+    monkeypatch.chdir(tmp_path)
+    assert otter.submission_file() == tmp_path / "attention.py"
+
+
+def _grading_otter(monkeypatch, grading: bool) -> None:
+    """Make this process look like otter's kernel (grading a file) or a notebook's kernel."""
+    notebook = type("Notebook", (), {"_grading_mode": grading})
+    monkeypatch.setitem(sys.modules, "otter", types.SimpleNamespace(Notebook=notebook))
+
+
+def test_what_a_test_case_has_the_kit_grade(tmp_path, monkeypatch):
+    (tmp_path / "attention.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    monkeypatch.setattr(otter, "otter_check_command", lambda: None)
+    _grading_otter(monkeypatch, grading=False)
+    # otter.Notebook().check(NAME) in a notebook: the folder's submission, NAME's exercise
+    assert otter.target_for("softmax_stable") == otter.Target(
+        tmp_path / "attention.py", ("softmax_stable",)
+    )
+    # otter grading a file without naming it (otter check whose command line is unreadable,
+    # otter run without the plugin): no guess at the folder's file, a way out instead
+    _grading_otter(monkeypatch, grading=True)
+    with pytest.raises(AssertionError, match=f"cannot tell which file.*{otter.ENV_SUBMISSION}="):
+        otter.target_for("softmax_stable")
+    # the plugin, under otter run / otter grade / Gradescope: its file, every exercise
     monkeypatch.setenv(otter.ENV_SUBMISSION, "/elsewhere/x.py")
-    assert otter.submission_file(tmp_path) == Path("/elsewhere/x.py")
+    assert otter.target_for("softmax_stable") == otter.Target(Path("/elsewhere/x.py"), None)
+    # otter check FILE [-q NAME]: FILE, whatever else is around; NAME's exercise; shown
+    given = tmp_path / "subs" / "mine.py"
+    for question, only in (("softmax_stable", ("softmax_stable",)), (None, None)):
+        command = otter.CheckCommand(given, question)
+        monkeypatch.setattr(otter, "otter_check_command", lambda command=command: command)
+        assert otter.target_for("softmax_stable") == otter.Target(given, only, show=True)
+
+
+def test_the_kit_reads_a_process_command_line_and_folder(monkeypatch):
+    argv, cwd = otter._command_line(os.getpid())
+    assert argv == sys.orig_argv and cwd == Path.cwd()
+    if Path("/proc/self/cmdline").exists():  # without psutil: /proc
+        monkeypatch.setitem(sys.modules, "psutil", None)
+        assert otter._command_line(os.getpid()) == (argv, cwd)
+    assert otter._command_line(2**22 + 1) is None  # no such process
 
 
 def test_an_unreadable_submission_fails_every_case_with_the_reason(tmp_path, monkeypatch):
     (tmp_path / "attention.py").write_text("print('no exercises here')\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    monkeypatch.setattr(otter, "otter_check_command", lambda: None)
     with pytest.raises(AssertionError, match="defines none of the exercises"):
         otter.verdict("softmax_stable", "shape")
 
@@ -259,6 +340,28 @@ needs_otter = pytest.mark.skipif(
     importlib.util.find_spec("otter") is None or importlib.util.find_spec("ipykernel") is None,
     reason="otter-grader is not installed (pip install -e '.[otter]')",
 )
+
+
+@pytest.mark.slow
+@needs_otter
+def test_otter_checks_command_line_as_otter_reads_it(tmp_path):
+    def parse(line: str) -> otter.CheckCommand | None:
+        return otter.parse_check_command(line.split(), tmp_path)
+
+    assert parse("python3 /venv/bin/otter check ../subs/a.py -q softmax_stable") == (
+        otter.CheckCommand(tmp_path / "../subs/a.py", "softmax_stable")
+    )
+    assert parse("python -m otter check -vv --question=CausalAttention -t t /a.ipynb") == (
+        otter.CheckCommand(Path("/a.ipynb"), "CausalAttention")
+    )
+    assert parse("otter check --seed 3 x.py") == otter.CheckCommand(tmp_path / "x.py")
+    for other in (
+        "/venv/bin/otter run -a autograder.zip x.py",
+        "python -m ipykernel_launcher -f kernel.json",
+        "otter check",
+        "bash",
+    ):
+        assert parse(other) is None, other
 
 
 def _otter(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
@@ -274,12 +377,18 @@ def _otter(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
     return done
 
 
-def _check_score(folder: Path) -> tuple[float, float]:
-    """otter check's own total, from the log it writes."""
+def _check_log(folder: Path):
+    """The results otter check logged last in `folder` (its .OTTER_LOG)."""
     from otter.check.logs import Log
 
     (entry, *_) = Log.from_file(str(folder / ".OTTER_LOG"), ascending=False).entries
-    return entry.results.total, entry.results.possible
+    return entry.results
+
+
+def _check_score(folder: Path) -> tuple[float, float]:
+    """otter check's own total, from the log it writes."""
+    results = _check_log(folder)
+    return results.total, results.possible
 
 
 @pytest.fixture(scope="module")
@@ -289,28 +398,82 @@ def assignment(tmp_path_factory):
     return hw
 
 
+def _student(assignment: Path, folder: Path) -> Path:
+    """A student's folder as handed out: tests/ and the blank attention.py."""
+    shutil.copytree(assignment / "tests", folder / "tests")
+    shutil.copy2(assignment / "attention.py", folder / "attention.py")
+    return folder
+
+
 @pytest.mark.slow
 @needs_otter
-def test_otter_check_gives_the_native_scores(assignment, tmp_path, monkeypatch):
+def test_otter_check_grades_the_file_it_is_given_and_shows_the_points(
+    assignment, tmp_path, monkeypatch
+):
     monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
-    for name, broken in (("good", False), ("bad", True)):
-        student = tmp_path / name
-        shutil.copytree(assignment / "tests", student / "tests")
-        marker = student / "ran-in-otter-kernel"
-        extra = MARKER.format(path=str(marker)) if broken else ""
-        path = _attention_py(student / "attention.py", broken=broken, extra=extra)
-        done = _otter(["check", "attention.py"], student)
-        native = grade(path, otter.options_for(otter.PUBLIC))
-        assert _check_score(student) == (native.score, native.max_score), done.stdout
-        if broken:
-            assert native.score < native.max_score
-            assert "AssertionError: softmax_stable: inputs of magnitude 1e4: failed" in done.stdout
-            assert "likely:" in done.stdout  # the kit's feedback, in otter's report
-            # otter check has no plugins: otter itself runs the file in its kernel first
-            # (the checks still run in the kit's worker). otter run does not: next test.
-            assert marker.exists()
-        else:
-            assert "All tests passed!" in done.stdout
+    student = _student(assignment, tmp_path / "student")
+    good = _attention_py(tmp_path / "subs" / "good" / "attention.py")
+    # otter check ../subs/good/attention.py, beside the blank attention.py: the given file
+    done = _otter(["check", "../subs/good/attention.py"], student)
+    results = _check_log(student)
+    assert results.total == results.possible == learner_max_score(), done.stdout
+    # The kit's report, as attention-grade prints it, above otter's own verdict: the file,
+    # each exercise's points (otter's, question for question) and the total.
+    assert f"Attentionexercisekit:{good}" in re.sub(r"\s", "", done.stdout)  # title, wrapped
+    total = f"Total: {results.total:g}/{results.possible:g} points"
+    assert done.stdout.index(total) < done.stdout.index("All tests passed!")
+    for name, question in results.results.items():
+        assert re.search(rf"{name} .* {question.score:g}/{question.possible:g} ", done.stdout)
+
+
+@pytest.mark.slow
+@needs_otter
+def test_otter_check_q_grades_only_that_exercise(assignment, tmp_path, monkeypatch):
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    student = _student(assignment, tmp_path / "student")
+    marker = tmp_path / "ran-in-otter-kernel"
+    bad = _attention_py(
+        tmp_path / "subs" / "bad" / "attention.py",
+        broken=True,
+        extra=MARKER.format(path=str(marker)),
+    )
+    # Another exercise hangs: each of its calls (and of those built on it) would wait out
+    # its 20 s deadline, minutes in all, were the whole file graded.
+    source = bad.read_text()
+    assert source.count(HANG[0]) == 1
+    bad.write_text(source.replace(*HANG))
+    start = time.monotonic()
+    done = _otter(["check", str(bad), "-q", "softmax_stable"], student)
+    seconds = time.monotonic() - start
+    native = grade(bad, otter.options_for(otter.PUBLIC, ("softmax_stable",)))
+    assert 0 < native.score < native.max_score
+    assert _check_score(student) == (native.score, native.max_score), done.stdout
+    assert f"Total: {native.score:g}/{native.max_score} points" in done.stdout
+    assert "causal_mask" not in done.stdout  # nor any other exercise
+    assert seconds < 150, f"otter check -q took {seconds:.0f} s"
+    assert "AssertionError: softmax_stable: inputs of magnitude 1e4: failed" in done.stdout
+    assert "likely:" in done.stdout  # the kit's feedback, in otter's report
+    # otter check has no plugins: otter itself runs the file in its kernel first (the
+    # checks still run in the kit's worker). otter run does not: see below.
+    assert marker.exists()
+
+
+@pytest.mark.slow
+@needs_otter
+def test_otter_check_cannot_hang_in_the_kits_part(assignment, tmp_path, monkeypatch):
+    """Top-level code that never ends where the kit imports the file (not in otter's kernel,
+    which otter runs first and without a deadline: there it would hang otter check, before
+    any of the kit's code): the kit's import deadline ends it, and the checks fail saying so."""
+    monkeypatch.delenv(otter.ENV_SUBMISSION, raising=False)
+    student = _student(assignment, tmp_path / "student")
+    path = _attention_py(
+        student / "attention.py",
+        extra="import sys\nwhile 'ipykernel' not in sys.modules:\n    pass\n",
+    )
+    done = _otter(["check", path.name, "-q", "softmax_naive"], student)
+    total, possible = _check_score(student)
+    assert total == 0 and possible > 0
+    assert "while importing the module" in done.stdout and "no answer within" in done.stdout
 
 
 @pytest.mark.slow
