@@ -3,8 +3,10 @@
     attention-grade                      grade ./exercises
     attention-grade PATH                 grade a submission folder, or a .zip of one
     attention-grade PATH --only NAME     grade one exercise (a function or class name)
+    attention-grade PATH --watch         grade, then re-grade what each save changes (Ctrl-C)
     attention-grade PATH --json FILE     also write Gradescope's results.json
     attention-grade PATH --junit FILE    also write JUnit XML (for CI dashboards)
+    attention-grade PATH --html FILE     also write the report as one HTML page, with pictures
     attention-grade PATH --budget 900    seconds for the whole grading (default 600)
 
 Exit status: 0 when every check passed, 1 when any failed, 2 when the submission cannot be
@@ -21,17 +23,19 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+# Light imports only: `--help` and a wrong argument answer without importing torch. What
+# grades (the engine, the checks, the reports) is imported when a grading starts.
+from grader import exercise_names
+from grader.judge.budget import DEFAULT_BUDGET
+from grader.worker.sandbox import CHOICES as ISOLATION_CHOICES
 
-from grader import checks
-from grader.errors import KitError, SandboxError, SubmissionError
-from grader.judge.engine import DEFAULT_BUDGET, Options, grade
-from grader.report import console as console_report
-from grader.report import gradescope_results, junit
-from grader.report.sanitize import clean
-from grader.worker import sandbox
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from grader.judge.engine import Options
+    from grader.worker.warm import Spares
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -60,7 +64,7 @@ def grade_parser() -> argparse.ArgumentParser:
         "From Scratch) and explain every failure.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exercises: "
-        + ", ".join(e.name for e in checks.EXERCISES)
+        + ", ".join(exercise_names.NAMES)
         + "".join(
             f"\n  attention-grade {name} ...  {what}" for name, (_, what) in SUBCOMMANDS.items()
         ),
@@ -75,10 +79,23 @@ def grade_parser() -> argparse.ArgumentParser:
         "--only", metavar="NAME", help="grade one exercise by its function or class name"
     )
     parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="grade, then keep watching PATH: each save re-grades the exercises of the modules "
+        "that changed (and those that build on them) in a fresh worker, until Ctrl-C",
+    )
+    parser.add_argument(
         "--json", metavar="FILE", type=Path, help="write Gradescope's results.json here"
     )
     parser.add_argument(
         "--junit", metavar="FILE", type=Path, help="write JUnit XML here (for CI dashboards)"
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        help="write the report here as one self-contained HTML page, with a heatmap of the "
+        "expected and your attention weights beside each failed check of weights",
     )
     parser.add_argument(
         "--fixtures",
@@ -106,7 +123,7 @@ def grade_parser() -> argparse.ArgumentParser:
 def add_isolation_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--isolation",
-        choices=sandbox.CHOICES,
+        choices=ISOLATION_CHOICES,
         default="auto",
         help="where the submission's code runs: 'sandbox' (bubblewrap: private filesystem, no "
         "network, uid 65534), 'subprocess' (a confined process, no sandbox) or 'auto' (the "
@@ -126,6 +143,8 @@ def add_budget_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    from grader.judge.engine import Options
+
     return Options(
         only=args.only,
         hidden=False if (args.no_hidden or args.fixtures) else None,
@@ -140,12 +159,50 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
-    if args.only:
-        try:
-            checks.find(args.only)
-        except KeyError as e:
-            err.print(f"attention-grade: {e.args[0]}", markup=False)
-            return EXIT_UNREADABLE
+    """Grade once or, with --watch, after every save (grader/watch.py). The first worker is
+    launched before the judge imports torch, so that the two imports run side by side."""
+    if args.only and (problem := exercise_names.unknown(args.only)):
+        err.print(f"attention-grade: {problem}", markup=False)
+        return EXIT_UNREADABLE
+    if args.watch and any(getattr(args, name, None) for name in ("json", "junit", "html")):
+        err.print("attention-grade: --watch writes no files (no --json, --junit or --html)")
+        return EXIT_UNREADABLE
+    from grader.worker.warm import Spares
+
+    with Spares() as spares:
+        if Path(args.path).exists():
+            spares.launch_early(args.isolation)
+        if args.watch:
+            from grader.watch import watch
+
+            def regrade(only: tuple[str, ...] | None) -> int:
+                return grade_once(args, out, err, spares, only)
+
+            return watch(args.path, args.only, regrade, spares, out)
+        return grade_once(args, out, err, spares)
+
+
+def grade_once(
+    args: argparse.Namespace,
+    out: Console,
+    err: Console,
+    spares: Spares | None = None,
+    only: tuple[str, ...] | None = None,
+) -> int:
+    """Grade `args.path` (the exercises `only` names, when given), write and show the report
+    as `args` asks, and return the exit status."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.errors import KitError, SandboxError, SubmissionError
+    from grader.judge.engine import grade
+    from grader.report import console as console_report
+    from grader.report import gradescope_results, html_report, junit
+    from grader.report.sanitize import clean
+
+    options = options_from(args)
+    options.spares = spares
+    if only is not None:
+        options.only = only
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -162,7 +219,7 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
             def advance(result, done, total):
                 progress.update(task, completed=done, total=total, description=result.exercise)
 
-            report = grade(args.path, options_from(args), advance)
+            report = grade(args.path, options, advance)
     except SubmissionError as e:
         err.print(f"attention-grade: {clean(str(e))}", markup=False, highlight=False)
         if args.json:
@@ -179,8 +236,10 @@ def run_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
         gradescope_results.write(report, args.json)
     if args.junit:
         junit.write(report, args.junit)
+    if args.html:
+        html_report.write(report, args.html)
     console_report.render(report, out)
-    for path in filter(None, (args.json, args.junit)):
+    for path in filter(None, (args.json, args.junit, args.html)):
         out.print(f"wrote {path}", markup=False)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
@@ -200,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
         return module.main(argv[1:])
-    out, err = Console(), Console(stderr=True)
     args = grade_parser().parse_args(argv)
-    return run_grade(args, out, err)
+    from rich.console import Console
+
+    return run_grade(args, Console(), Console(stderr=True))
 
 
 if __name__ == "__main__":

@@ -86,9 +86,13 @@ Without a GPU, install the CPU build of PyTorch first to save a few GB:
 1. Read the chapter section, then the docstring of the next exercise in `exercises/`: it
    names the section, the shapes in and out, and the rules.
 2. Replace its `raise NotImplementedError(...)` with your code.
-3. Run `attention-grade` (or `attention-grade --only softmax_stable` for one exercise).
+3. Run `attention-grade --watch` beside your editor (`--watch --only softmax_stable` for one
+   exercise): it grades, then re-grades what each save changes, in about a second, until
+   Ctrl-C. `attention-grade` grades once; `--no-speed` leaves out the speed predictions.
 4. Read the feedback: for each failed check, what was tried, what was expected and what came
-   back, the likely mistake, a hint and the section to reread.
+   back, the likely mistake, a hint and the section to reread; where attention weights are
+   wrong, a picture of the expected weights beside yours with the wrong entries marked
+   (`attention-grade --html report.html` writes it all as a web page).
 
 ## In a notebook
 
@@ -119,8 +123,12 @@ time (hidden checks), so code that is right in general, not only on these inputs
 |---|---|---|---|---|
 {readme.learner_table()}
 
-{total} points in all, plus speed checks: they compare your code's speed with the
-reference's, so they run only when your instructor grades. The modules may import each
+{total} points in all, plus speed checks, which your instructor's grading times against
+the reference. Your copy has no reference: it times your `attention_scores`,
+`CausalAttention` and `MultiHeadAttention` on the CPU against PyTorch's own kernels and says
+whether the instructor's check would pass ("would pass the instructor's speed check ...
+about 1.05x the reference's"), for no points; `--no-speed` skips that for a quicker run. The
+modules may import each
 other relatively (`from .causal_attention import CausalAttention`) or absolutely
 (`from exercises.causal_attention import CausalAttention`).
 """

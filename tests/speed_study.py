@@ -1,6 +1,6 @@
 """How robust are the CPU speed checks? Run them many times and print the ratio distributions.
 
-    python tests/speed_study.py [--runs 20] [--busy]
+    python tests/speed_study.py [--runs 20] [--busy] [--learner]
     python tests/speed_study.py --batch 5 [--jobs 2] [--busy]
 
 For each submission (the reference, the three correct styles in tests/submissions/, and three
@@ -10,8 +10,10 @@ check, how many runs passed and the min / median / max of the median-of-rounds r
 `--busy` keeps the other core busy with a spinning process meanwhile. `--batch N` grades N
 copies of each submission with `attention-grade batch --jobs J --no-hidden` instead (whole
 gradings, J of them at once, as a class is graded) and prints the same table from their
-grading.json files. The README's "Speed" table comes from this script; tests/test_speed.py
-checks the same cases a few times.
+grading.json files. `--learner` grades as a learner's copy does (against the fixtures, the
+speed checks racing PyTorch's kernels in grader/baselines): "passed" then counts "would pass"
+predictions, and the ratios are the estimated ones (to the reference's). The README's "Speed"
+tables come from this script; tests/test_speed.py checks the same cases a few times.
 """
 
 from __future__ import annotations
@@ -81,14 +83,19 @@ def spin() -> None:
 
 
 def ratio_of(result) -> float | None:
-    found = re.search(r"per call: ([0-9.]+)x", result.note or result.problem)
+    """The ratio to the reference's: measured, or as a learner's copy estimates it."""
+    text = result.note or result.problem
+    found = re.search(r"about ([0-9.]+)x the reference's", text) or re.search(
+        r"per call: ([0-9.]+)x", text
+    )
     return float(found.group(1)) if found else None
 
 
-def study(name: str, folder: Path, runs: int, only: tuple[str, ...]) -> list[tuple]:
+def study(name: str, folder: Path, runs: int, only: tuple[str, ...], learner: bool) -> list:
     rows = []
     for exercise in only:
-        with Grading(folder, Options(only=exercise, hidden=False)) as grading:
+        options = Options(only=exercise, hidden=False, use_solutions=False if learner else None)
+        with Grading(folder, options) as grading:
             step = next(s for s in grading.steps if s.check.name == "speed_cpu")
             ratios, passed = [], 0
             for _ in range(runs):
@@ -112,10 +119,11 @@ def submissions(root: Path) -> dict[str, Path]:
     return found
 
 
-def session_study(root: Path, runs: int) -> list[tuple]:
+def session_study(root: Path, runs: int, learner: bool) -> list[tuple]:
     rows = []
     for name, folder in submissions(root).items():
-        rows += study(name, folder, runs, (SLOWED[name],) if name in SLOWED else EXERCISES)
+        only = (SLOWED[name],) if name in SLOWED else EXERCISES
+        rows += study(name, folder, runs, only, learner)
     return rows
 
 
@@ -155,6 +163,7 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="keep the other core busy meanwhile")
     parser.add_argument("--batch", type=int, metavar="N", help="grade N copies of each in a batch")
     parser.add_argument("--jobs", type=int, default=2, help="the batch's --jobs (default 2)")
+    parser.add_argument("--learner", action="store_true", help="grade as a learner's copy does")
     args = parser.parse_args()
     spinner = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
     if spinner:
@@ -164,12 +173,13 @@ def main() -> None:
             if args.batch:
                 rows = batch_study(Path(tmp), args.batch, args.jobs)
             else:
-                rows = session_study(Path(tmp), args.runs)
+                rows = session_study(Path(tmp), args.runs, args.learner)
     finally:
         if spinner:
             spinner.terminate()
             spinner.join()
     how = f"batch --jobs {args.jobs}" if args.batch else "one session"
+    how += ", a learner's copy" if args.learner else ""
     print(
         f"\n| submission | check | passed | ratio min | median | max |  ({how}, "
         f"{'other core busy' if args.busy else 'idle'})"

@@ -10,14 +10,15 @@ when `grader.check` is called).
 
 The layers, from the bottom:
 
-- `grader.protocol` (what judge and worker say to each other) and `grader.errors` import
-  nothing of the kit;
+- `grader.protocol` (what judge and worker say to each other), `grader.errors` and
+  `grader.exercise_names` (the exercises' names, for the command line) import nothing of the
+  kit;
 - `grader.worker`: the worker process and what starts and confines it;
 - `grader.checks`: the checks, as data;
 - `grader.report`: reports of a grading;
 - `grader.judge`: grades a submission with the checks, in workers;
-- the front ends (`grader.integrations`, the CLI, batch, bench, fixtures, release, stubs,
-  the pytest plugin) use all of the above and are used by none of it.
+- the front ends (`grader.integrations`, the CLI and its watch loop, batch, bench, fixtures,
+  release, stubs, the pytest plugin) use all of the above and are used by none of it.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "grader"
 
 CORE = ("grader.judge", "grader.checks", "grader.report", "grader.worker")
-LEAVES = ("grader.protocol", "grader.errors")
+LEAVES = ("grader.protocol", "grader.errors", "grader.exercise_names")
 FRONT_ENDS = (
     "grader.integrations",
     "grader.cli",
+    "grader.watch",
     "grader.__main__",
     "grader.batch",
     "grader.bench",

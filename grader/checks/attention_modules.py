@@ -411,6 +411,7 @@ class AttentionModule:
             judge=judge,
             points=points,
             advice=advice,
+            picture="out",  # the judge reads the attention weights back from it
         )
 
     def grads(

@@ -28,6 +28,7 @@ from grader.checks.vocabulary import (
     inputs_unchanged,
     random_values,
     tokens,
+    weights_out,
 )
 from grader.worker.watch import FUSED_ATTENTION_CALLS
 
@@ -41,6 +42,7 @@ def _causal_properties(run: Run, tries: str) -> Check:
         title="rows sum to 1, zeros above the diagonal",
         tries=tries,
         judge=AllOf((SumsToOne(), ZeroAboveDiagonal())),
+        picture="out",
     )
 
 
@@ -56,6 +58,7 @@ def _exact_mask(size: int, *, name: str, title: str, advice: str = "") -> Check:
         tries=f"causal_mask({size})",
         judge=Close(atol=0, rtol=0),
         advice=advice,
+        picture="out",
     )
 
 
@@ -107,10 +110,13 @@ mask_and_renormalize = Exercise(
         "mask_and_renormalize(weights)"
     ),
     checks=(
-        book_values(
-            "the book's renormalised weights",
-            "mask_and_renormalize(attn_weights) on the book's 6 x 6 weights of SelfAttention_v2",
-            {"attn_weights": V2_WEIGHTS},
+        weights_out(
+            book_values(
+                "the book's renormalised weights",
+                "mask_and_renormalize(attn_weights) on the book's 6 x 6 weights of "
+                "SelfAttention_v2",
+                {"attn_weights": V2_WEIGHTS},
+            )
         ),
         random_values(
             Run(
@@ -121,6 +127,7 @@ mask_and_renormalize = Exercise(
             title="a batch of weight matrices",
             tries="mask_and_renormalize(attn_weights), attn_weights (2, 3, 5, 5) in [0.1, 1]",
             advice="mask the last two dims, and sum over the last one with keepdim=True",
+            picture="out",
         ),
         _causal_properties(
             _RENORMALIZE_RUN,
@@ -155,12 +162,14 @@ masked_attention_weights = Exercise(
         "masked_attention_weights(scores, d_k=keys.shape[-1])"
     ),
     checks=(
-        book_values(
-            "the book's masked weights",
-            "masked_attention_weights(attn_scores, d_k=2) on the book's 6 x 6 scores of "
-            "SelfAttention_v2",
-            {"attn_scores": V2_SCORES},
-            d_k=2,
+        weights_out(
+            book_values(
+                "the book's masked weights",
+                "masked_attention_weights(attn_scores, d_k=2) on the book's 6 x 6 scores of "
+                "SelfAttention_v2",
+                {"attn_scores": V2_SCORES},
+                d_k=2,
+            )
         ),
         random_values(
             Run(
@@ -171,6 +180,7 @@ masked_attention_weights = Exercise(
             title="a batch of score matrices, d_k=16",
             tries="masked_attention_weights(attn_scores, d_k=16), attn_scores (2, 3, 7, 7) in [-4, 4]",
             advice="scale by sqrt(d_k), not d_k; mask with -inf (not 0) before the softmax",
+            picture="out",
         ),
         _causal_properties(
             _MASKED_RUN, "masked_attention_weights(attn_scores, d_k=4), attn_scores (4, 7, 7)"
@@ -234,6 +244,7 @@ attention_dropout = Exercise(
             inputs=_small_weights,
             judge=Close(atol=0, rtol=0),
             advice="dropout is for training only: with training=False nothing is dropped or scaled",
+            picture="out",
         ),
         Check(
             name="p_zero",
@@ -242,6 +253,7 @@ attention_dropout = Exercise(
             probe=function_probe("attn_weights", p=0.0),
             inputs=_small_weights,
             judge=Close(atol=0, rtol=0),
+            picture="out",
         ),
         _DROPOUT_RUN.check(
             name="rate",

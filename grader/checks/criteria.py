@@ -5,13 +5,16 @@ for criteria that need none) and the learner's reply (`got`). It returns a `Verd
 not, a message saying what was expected and what came back, and an optional note that is shown
 even on a pass (for a correct but unusual structure). Criteria are only called with a successful
 reply unless they define `on_error`: a raised exception is otherwise reported by the engine
-itself.
+itself. A criterion that compares attention weights also says what a picture of a failure
+shows (`sight`: the expected and the learner's weights and the wrong entries, as tensors; see
+`Check.picture` and grader.report.pictures).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import reduce
 from math import exp, lgamma, log
 from typing import TYPE_CHECKING
 
@@ -40,6 +43,42 @@ class Verdict:
 PASS = Verdict(True)
 
 
+@dataclass(frozen=True)
+class Sight:
+    """What a failed check's picture shows, as tensors: the learner's attention weights, the
+    expected ones (None where the check compares with no reference) and the entries the check
+    finds wrong (bool, the learner's shape; None where no entry is singled out)."""
+
+    got: torch.Tensor
+    expected: torch.Tensor | None = None
+    wrong: torch.Tensor | None = None
+    rows_sum_to_one: bool = False  # each row should sum to 1: the picture shows the sums
+    labels: tuple[str, str] = ("expected", "yours")
+    marks: str = "outside the tolerance"  # what a marked entry means
+    what: str = ""  # what the tensors are, where not the output itself
+
+
+def wrong_entries(
+    expected: torch.Tensor, got: torch.Tensor, atol: float, rtol: float
+) -> torch.Tensor | None:
+    """The entries of `got` off `expected` by more than atol + rtol * |expected| (bool, None
+    when the shapes differ); matching -inf, inf and NaN count as equal, as in `difference`."""
+    if tuple(got.shape) != tuple(expected.shape):
+        return None
+    e = expected.detach().to(torch.float64)
+    g = got.detach().to(torch.float64)
+    same_special = (e == g) | (torch.isnan(e) & torch.isnan(g))
+    return ~same_special & ~((g - e).abs() <= atol + rtol * e.abs())
+
+
+def rows_sum_to_one(weights: torch.Tensor, atol: float = 1e-4) -> bool:
+    """Whether every row (last dim) of `weights` sums to 1: softmax outputs do."""
+    if weights.dim() == 0 or not weights.is_floating_point() or weights.numel() == 0:
+        return False
+    sums = weights.detach().to(torch.float64).sum(dim=-1)
+    return bool(((sums - 1).abs() <= atol).all())
+
+
 class Criterion:
     """The base of every check's judge: how the engine asks whether a reply passes."""
 
@@ -66,6 +105,11 @@ class Criterion:
     def reads(self, keys: Iterable[str]) -> set[str]:
         """Which of the expected reply's outputs this criterion reads (what fixtures must keep)."""
         return set(keys) if self.needs_expected else set()
+
+    def sight(self, key: str, inputs: dict, expected: Reply | None, got: Reply) -> Sight | None:
+        """The attention weights in output `key` as a failed check's picture shows them, or
+        None where this criterion has nothing to show (see `Check.picture`)."""
+        return None
 
 
 class ReadsInfo(Criterion):
@@ -116,6 +160,14 @@ class Close(Criterion):
     def reads(self, keys):
         return set(keys) & set(self.keys)
 
+    def sight(self, key, inputs, expected, got):
+        if key not in self.keys or key not in got.outputs or expected is None:
+            return None
+        e, g = expected.outputs.get(key), got.outputs[key]
+        if e is None:
+            return None
+        return Sight(g, e, wrong_entries(e, g, self.atol, self.rtol), rows_sum_to_one(e))
+
 
 @dataclass(frozen=True)
 class ShapeDType(Criterion):
@@ -155,6 +207,11 @@ class SumsToOne(Criterion):
         sums = got.outputs[self.key].to(torch.float64).sum(dim=self.dim)
         diff = difference(torch.ones_like(sums), sums, self.atol, 0.0, f"sums along dim {self.dim}")
         return Verdict(not diff, diff or "")
+
+    def sight(self, key, inputs, expected, got):
+        if key != self.key or key not in got.outputs or self.dim != -1:
+            return None
+        return Sight(got.outputs[key], rows_sum_to_one=True, marks="")
 
 
 @dataclass(frozen=True)
@@ -474,6 +531,20 @@ class AllOf(Criterion):
         keys = list(keys)
         return set().union(*(j.reads(keys) for j in self.judges))
 
+    def sight(self, key, inputs, expected, got):
+        """The parts' pictures as one: the first expected values, every part's wrong entries."""
+        sights = [s for j in self.judges if (s := j.sight(key, inputs, expected, got)) is not None]
+        if not sights:
+            return None
+        wrong = [s.wrong for s in sights if s.wrong is not None]
+        first = next((s for s in sights if s.expected is not None), sights[0])
+        return replace(
+            first,
+            wrong=reduce(torch.logical_or, wrong) if wrong else None,
+            rows_sum_to_one=any(s.rows_sum_to_one for s in sights),
+            marks="; ".join(dict.fromkeys(s.marks for s in sights if s.marks)),
+        )
+
 
 @dataclass(frozen=True)
 class ZeroAboveDiagonal(Criterion):
@@ -498,6 +569,12 @@ class ZeroAboveDiagonal(Criterion):
                 False, f"{bad} weights above the diagonal are not 0: future tokens leak in"
             )
         return PASS
+
+    def sight(self, key, inputs, expected, got):
+        out = got.outputs.get(key) if key == self.key else None
+        if out is None or out.dim() < 2 or out.shape[-1] != out.shape[-2]:
+            return None
+        return Sight(out, wrong=out.triu(1) != 0, marks="not 0 above the diagonal")
 
 
 # -- dropout -----------------------------------------------------------------------------
@@ -539,6 +616,15 @@ def recover_weights(out: torch.Tensor, values: list[torch.Tensor], proj=None) ->
     return torch.stack(heads, dim=1)  # (b, heads, T, T)
 
 
+READ_BACK = "the attention weights read back from the output, (batch, heads, T, T) ="
+
+
+def _snapped(weights: torch.Tensor, atol: float = 1e-4) -> torch.Tensor:
+    """Weights read back from an output, with the rounding noise of a 0 (|w| <= atol, what
+    the dropout judge counts as dropped) made exactly 0 for a picture."""
+    return torch.where(weights.abs() <= atol, torch.zeros_like(weights), weights)
+
+
 @dataclass(frozen=True)
 class DropoutOnWeights(Criterion):
     """Train mode: each attention weight is either dropped (0) or scaled by 1/(1-p), and about
@@ -573,9 +659,7 @@ class DropoutOnWeights(Criterion):
         dropped_out = self._recover(inputs, got.outputs["out"])
         t = weights.shape[-1]
         lower = torch.ones(t, t, dtype=torch.bool).tril().expand_as(weights)
-        scaled = weights / (1 - self.p)
-        is_zero = dropped_out.abs() <= 1e-4
-        is_kept = (dropped_out - scaled).abs() <= 1e-4 + 1e-3 * scaled.abs()
+        is_zero, is_kept = self._dropped_or_kept(weights, dropped_out)
         is_unscaled = (dropped_out - weights).abs() <= 1e-4 + 1e-3 * weights.abs()
         n = int(lower.sum())
         if bool(is_unscaled.all()):
@@ -642,6 +726,43 @@ class DropoutOnWeights(Criterion):
                 diagnosis="dropout.wrong_rate",
             )
         return PASS
+
+    def _dropped_or_kept(self, weights, dropped_out):
+        """Which read-back weights are dropped (0), and which kept (weight / (1 - p))."""
+        scaled = weights / (1 - self.p)
+        is_zero = dropped_out.abs() <= 1e-4
+        is_kept = (dropped_out - scaled).abs() <= 1e-4 + 1e-3 * scaled.abs()
+        return is_zero, is_kept
+
+    def sight(self, key, inputs, expected, got):
+        """The reference's weights (no dropout) beside the learner's read back from the
+        output: in eval mode while those differ, else in train mode."""
+        if key != "out" or expected is None or "out" not in got.outputs:
+            return None
+        want = expected.outputs.get("eval")
+        if want is None or any(
+            k in got.outputs and got.outputs[k].shape != want.shape for k in ("out", "eval")
+        ):
+            return None
+        weights = _snapped(self._recover(inputs, want))
+        if "eval" in got.outputs:
+            in_eval = _snapped(self._recover(inputs, got.outputs["eval"]))
+            wrong = wrong_entries(weights, in_eval, 1e-4, 1e-3)
+            if wrong is not None and bool(wrong.any()):
+                labels = ("expected, eval mode", "yours, eval mode")
+                return Sight(
+                    in_eval, weights, wrong, rows_sum_to_one=True, labels=labels, what=READ_BACK
+                )
+        dropped_out = _snapped(self._recover(inputs, got.outputs["out"]))
+        is_zero, is_kept = self._dropped_or_kept(weights, dropped_out)
+        return Sight(
+            dropped_out,
+            weights,
+            ~(is_zero | is_kept),
+            labels=("expected before dropout", "yours, train mode"),
+            marks=f"neither 0 nor weight/(1-p) = weight x {1 / (1 - self.p):.4g}",
+            what=READ_BACK,
+        )
 
     @property
     def tolerance(self):

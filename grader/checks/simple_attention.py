@@ -16,6 +16,7 @@ from grader.checks.vocabulary import (
     function_probe,
     inputs_unchanged,
     random_values,
+    weights_out,
 )
 from grader.worker.watch import SOFTMAX_CALLS
 
@@ -62,6 +63,7 @@ def _normalising(
             judge=AllOf((Close(), SumsToOne())),
             randomized=True,
             advice=rows_advice,
+            picture="out",
         ),
         Check(
             name="dim",
@@ -71,6 +73,7 @@ def _normalising(
             inputs=lambda rng: {arg: rng.uniform(3, 4, 5, low=low, high=high)},
             judge=AllOf((Close(), SumsToOne(dim=dim))),
             advice=dim_advice,
+            picture="out",
         ),
     )
 
@@ -88,10 +91,12 @@ def _softmax(name: str, dim: int, dim_advice: str) -> tuple[Check, ...]:
     """The checks both softmax exercises start with: the book's weights for x^(2), rows of a
     matrix, and dim `dim` of a (3, 4, 5) tensor, values in [-3, 3]."""
     return (
-        book_values(
-            "the book's softmax weights for x^(2)",
-            f"{name}(scores) on the book's scores for x^(2)",
-            {"scores": TOY_SCORES_2},
+        weights_out(
+            book_values(
+                "the book's softmax weights for x^(2)",
+                f"{name}(scores) on the book's scores for x^(2)",
+                {"scores": TOY_SCORES_2},
+            )
         ),
         *_normalising(name, "x", -3, 3, dim=dim, dim_advice=dim_advice),
     )
@@ -203,11 +208,13 @@ normalize_by_sum = Exercise(
         "from exercises.simple_attention import normalize_by_sum\n\nnormalize_by_sum(attn_scores_2)"
     ),
     checks=(
-        book_values(
-            "the book's normalised scores for x^(2)",
-            "normalize_by_sum(scores) on the book's scores for x^(2) "
-            "[0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865]",
-            {"scores": TOY_SCORES_2},
+        weights_out(
+            book_values(
+                "the book's normalised scores for x^(2)",
+                "normalize_by_sum(scores) on the book's scores for x^(2) "
+                "[0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865]",
+                {"scores": TOY_SCORES_2},
+            )
         ),
         *_normalising(
             "normalize_by_sum",
@@ -296,6 +303,7 @@ softmax_stable = Exercise(
             randomized=True,
             advice="subtract the max of each row (keepdim=True), not of the whole tensor, "
             "before exp",
+            picture="out",
         ),
         Check(
             name="neg_inf",
@@ -306,6 +314,7 @@ softmax_stable = Exercise(
             judge=Close(atol=1e-6),
             points=2,
             advice="masked (-inf) entries must get weight exactly 0 and never produce NaN",
+            picture="out",
         ),
         Check(
             name="grad",

@@ -51,6 +51,10 @@ class Check:
     randomized: bool = False  # also run as a hidden check on a seed drawn at grading time
     advice: str = ""  # what to check when it fails
     look: str = ""  # a book section, when it is not the exercise's own
+    # The output that holds attention weights (or the mask that shapes them): a failure draws
+    # it beside the expected weights, its wrong entries marked (grader.report.pictures), unless
+    # the check is hidden. "" for a check whose output is no matrix of weights.
+    picture: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ stacking, identity matrices), so that they are bit-identical on every machine; s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -140,6 +140,11 @@ def book_values(title: str, tries: str, tensors: dict[str, torch.Tensor], **kwar
     )
 
 
+def weights_out(check: Check, key: str = "out") -> Check:
+    """`check` with its output `key` declared as attention weights (`Check.picture`)."""
+    return replace(check, picture=key)
+
+
 def random_values(
     run: Run,
     *,
@@ -148,9 +153,10 @@ def random_values(
     name: str = "values_random",
     points: int = 2,
     advice: str = "",
+    picture: str = "",
 ) -> Check:
     """The values on random inputs, against the reference's; worth two points by default and
-    also run as a hidden check, on a seed drawn at grading time."""
+    also run as a hidden check, on a seed drawn at grading time. `picture`: see Check."""
     return run.check(
         name=name,
         title=title,
@@ -159,6 +165,7 @@ def random_values(
         points=points,
         randomized=True,
         advice=advice,
+        picture=picture,
     )
 
 

@@ -11,8 +11,9 @@ and per-call deadlines), never by the notebook's kernel, so a hanging or crashin
 costs one check, not the kernel. The notebook's own imports of the exercises are unrelated.
 
 The feedback shows as HTML in Jupyter (a table, then every failed check with what was
-tried, what came back, the likely mistake, a hint and the section to reread), as text in a
-terminal IPython, and is printed outside IPython. `check` returns the `Report` (a subclass
+tried, what came back, the likely mistake, a hint and the section to reread, and a heatmap of
+the expected and the learner's weights beside a failed check of attention weights), as text
+in a terminal IPython, and is printed outside IPython. `check` returns the `Report` (a subclass
 whose notebook display is the same feedback), or None when the submission cannot be read.
 
 Which folder: the `submission` argument; else $ATTENTION_KIT_SUBMISSION; else the current
@@ -32,7 +33,8 @@ from rich.console import Console
 
 from grader import paths
 from grader.report import console as console_report
-from grader.report.results import NOT_ATTEMPTED, PASSED, Report
+from grader.report import html_report
+from grader.report.results import Report
 
 ENV_SUBMISSION = "ATTENTION_KIT_SUBMISSION"
 
@@ -166,61 +168,8 @@ def _say(message: str) -> None:
 
 # -- HTML -------------------------------------------------------------------------------
 
-_COLOURS = {PASSED: "#1a7f37", NOT_ATTEMPTED: "#6e7781"}
-
-
-def _status_cell(status: str) -> str:
-    mark = "✓" if status == PASSED else ("·" if status == NOT_ATTEMPTED else "✗")
-    colour = _COLOURS.get(status, "#cf222e")
-    return f'<td style="color:{colour}">{mark} {html.escape(status)}</td>'
-
 
 def to_html(report: Report) -> str:
-    """The report as a self-contained HTML fragment; all learner text is escaped."""
-    e = html.escape
-    summaries = report.exercises()
-    rows = "".join(
-        f"<tr><td><code>{e(s.name)}</code></td><td>{e(s.section)}</td>"
-        f'<td style="text-align:right">{s.points:g}/{s.max_points}</td>{_status_cell(s.status)}</tr>'
-        for s in summaries
-    )
-    parts = [
-        '<div class="attention-kit">',
-        "<table><thead><tr><th>Exercise</th><th>Book</th><th>Points</th><th>Status</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>",
-    ]
-    for s in summaries:
-        if not s.failed:
-            continue
-        if s.status == NOT_ATTEMPTED:
-            look = s.failed[0].look
-            parts.append(f"<p>· <code>{e(s.name)}</code>: not attempted yet (read {e(look)})</p>")
-            continue
-        first = s.failed[0]
-        parts.append(f"<p><b><code>{e(s.name)}</code></b> {s.points:g}/{s.max_points}")
-        if first.look:
-            parts.append(f" · look at {e(first.look)}")
-        parts.append("</p>")
-        if first.hint:
-            parts.append(f"<p><i>hint:</i> {e(first.hint)}</p>")
-        for r in s.failed:
-            points = f"{r.points:g}/{r.max_points}" if r.counts else "a note, no points"
-            hidden = " (hidden)" if r.hidden else ""
-            parts.append(
-                f"<details open><summary>✗ {e(r.title)}{hidden} · {points}</summary>"
-                f'<pre style="white-space:pre-wrap">{e(r.details(with_hint=False))}</pre>'
-                "</details>"
-            )
-    notes = [r for r in report.results if r.passed and r.note]
-    for r in notes:
-        parts.append(f"<p><i>note:</i> {e(r.name)}: {e(r.note)}</p>")
-    done = sum(1 for s in summaries if s.status == PASSED)
-    parts.append(
-        f"<p><b>Total: {report.score:g}/{report.max_score} points</b> · {done} of "
-        f"{len(summaries)} exercises complete · {report.seconds:.1f} s</p>"
-    )
-    context = f"expected values: {report.expected_from}; worker isolation: {report.isolation}"
-    for line in [context, *report.notes]:
-        parts.append(f'<p style="color:#6e7781">{e(line)}</p>')
-    parts.append("</div>")
-    return "".join(parts)
+    """The report as a self-contained HTML fragment, with a heatmap of the expected and the
+    learner's weights beside each failed check of attention weights; all text is escaped."""
+    return html_report.fragment(report)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,13 +23,16 @@ from grader.checks.spec import Check, Exercise, where_to_look
 from grader.checks.speed import Speed
 from grader.errors import KitError
 from grader.judge import python_version, reference
+from grader.judge.budget import DEFAULT_BUDGET  # seconds for one whole grading
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference
 from grader.judge.rules import names_used, runtime_uses, static_uses
 from grader.judge.slips import spotted
+from grader.judge.speed_race import WRONG_OUTPUT
 from grader.judge.speed_race import run as timed
 from grader.judge.submission import open_submission
 from grader.protocol import Reply
+from grader.report import pictures
 from grader.report.results import (
     CRASHED,
     ERROR,
@@ -41,6 +45,7 @@ from grader.report.results import (
     SKIPPED,
     TIMEOUT,
     CheckResult,
+    Picture,
     Report,
 )
 from grader.rng import Rng, stable_seed
@@ -48,8 +53,10 @@ from grader.worker import sandbox
 from grader.worker.launch import Worker
 from grader.worker.sandbox import Limits
 
+if TYPE_CHECKING:
+    from grader.worker.warm import Spares
+
 MAX_TIMEOUTS_PER_EXERCISE = 2
-DEFAULT_BUDGET = 600.0  # seconds for one whole grading (see Options.budget)
 
 
 @dataclass
@@ -69,6 +76,9 @@ class Options:
     isolation: str = "subprocess"  # what graded it, as reports show it: set by Grading
     sandbox_mode: str = "auto"  # auto (bubblewrap where it works) | sandbox | subprocess
     limits: Limits = field(default_factory=Limits)  # the worker's resource limits
+    # Workers launched ahead of time (grader.worker.warm.Spares), each taken by one grading
+    # (the watch loop's); None: every worker is started when it is needed.
+    spares: Spares | None = None
     # Seconds for the whole grading: worker starts, imports and calls together (every one's
     # deadline is cut to what is left). Once spent, the checks left are not run and score 0,
     # so that a submission that makes every call last just under `timeout` still ends in a
@@ -105,16 +115,9 @@ class Session:
         if self.worker is None or not self.worker.alive:
             if self.worker is not None:
                 self.worker.close()
-            self.worker = Worker(
-                self.folder,
-                startup_timeout=self._cut(self.options.startup_timeout),
-                threads=self.options.threads,
-                wrap=self.options.wrap,
-                limits=self.options.limits,
-                trusted=self.trusted,
-            )
+            self.worker = self._start_worker()
             self.imported = set()
-            if not self.worker.start():
+            if self.worker.startup_error is not None:
                 return self._within_budget(self.worker.startup_error)
         if module not in self.imported:
             reply = self.worker.import_module(module, self._cut(self.options.import_timeout))
@@ -126,6 +129,24 @@ class Session:
             self.imported.add(module)
         reply = self.worker.call(probe, inputs, self._cut(self.options.timeout))
         return self._within_budget(reply)
+
+    def _start_worker(self) -> Worker:
+        """A worker that is up, or whose `startup_error` says why not: a spare launched ahead
+        of time exactly as this one would be (`options.spares`), else a new one."""
+        timeout = self._cut(self.options.startup_timeout)
+        how = {
+            "threads": self.options.threads,
+            "wrap": self.options.wrap,
+            "limits": self.options.limits,
+            "trusted": self.trusted,
+        }
+        if self.options.spares is not None:
+            spare = self.options.spares.take(self.folder, timeout, **how)
+            if spare is not None:
+                return spare
+        worker = Worker(self.folder, startup_timeout=timeout, **how)
+        worker.start()
+        return worker
 
     def _left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -255,46 +276,47 @@ class Grading:
         return self._slips[ex.name]
 
     def _run_speed(self, step: Step) -> CheckResult:
+        """A speed check: the learner's worker raced against the reference's, or, in a
+        learner's copy, against PyTorch's kernels (grader/baselines), for a prediction of
+        the instructor's verdict that earns no points."""
         ex, check, speed = step.exercise, step.check, step.check.judge
+        local = self.reference is None
         skip = ""
         if not self.options.speed:
             skip = "speed checks are not run in this grading (--no-speed): no points lost"
         elif speed.device == "cuda" and not torch.cuda.is_available():
             skip = "no CUDA device here, so the GPU speed check is skipped (no points lost)"
-        elif self.reference is None:
+        elif local and speed.baseline_share is None:
             skip = (
-                "speed is compared with the reference solution, which only an instructor's copy "
-                "has: skipped here (no points lost); `attention-grade bench` times yours"
+                "on a GPU, speed is compared with the reference solution, which only an "
+                "instructor's copy has: skipped here (no points lost); `attention-grade bench` "
+                "times yours next to PyTorch's fused kernel"
             )
         if skip:
-            return CheckResult(
-                ex.name,
-                check.name,
-                check.title,
-                SKIPPED,
-                0,
-                0,
-                note=skip,
-                hidden=step.hidden,
-                section=ex.section,
-            )
+            return _skipped(step, skip)
+        if local:  # a prediction: shown, never counted
+            check = replace(check, points=0)
         if (failure := self._early_failure(ex)) is not None:
             return conclude(ex, check, None, failure, step.hidden, self.options.hints)
         inputs = check.inputs(Rng(step.seed))
+        rival = self.reference_session(baseline=local)
         got, verdict = timed(
-            speed, ex.probe(check), inputs, ex.module, self.session, self.reference_session()
+            speed, ex.probe(check), inputs, ex.module, self.session, rival, baseline=local
         )
         self._count_timeout(ex, got)
         if got.info.get("device"):
             self.devices.add(got.info["device"])
+        if local and (why := _not_predicted(got, verdict)):
+            return _skipped(step, why)
         result = conclude(ex, check, verdict, got, step.hidden, self.options.hints)
         self._add_slips(result, ex)
         return result
 
-    def reference_session(self) -> Session:
-        """A worker on a private copy of the solutions, started like the learner's."""
+    def reference_session(self, baseline: bool = False) -> Session:
+        """A worker on a private copy of the solutions (or of grader/baselines, in a
+        learner's copy), started like the learner's."""
         if self._reference_worker is None:
-            copy = open_submission(paths.SOLUTIONS)
+            copy = open_submission(paths.BASELINES if baseline else paths.SOLUTIONS)
             session = Session(copy.folder, self.options, self.deadline, trusted=True)
             self._reference_worker = (copy, session)
         return self._reference_worker[1]
@@ -440,6 +462,32 @@ def budget_spent(budget: float | None, during: bool = False) -> Reply:
 
 # -- turning replies into results ---------------------------------------------------------
 
+
+def _skipped(step: Step, note: str) -> CheckResult:
+    """A check not run here, for no points either way."""
+    ex, check = step.exercise, step.check
+    return CheckResult(
+        ex.name,
+        check.name,
+        check.title,
+        SKIPPED,
+        0,
+        0,
+        note=note,
+        hidden=step.hidden,
+        section=ex.section,
+    )
+
+
+def _not_predicted(got: Reply, verdict: Verdict | None) -> str:
+    """Why a learner's copy makes no speed prediction (the value checks say more), or ''."""
+    if got.status in ("not_attempted", "missing"):
+        return "not timed: not attempted yet"
+    if verdict is not None and verdict.message.startswith(WRONG_OUTPUT):
+        return "not timed: the output is wrong (the value checks say how)"
+    return ""
+
+
 _STATUS = {
     "not_attempted": NOT_ATTEMPTED,
     "missing": MISSING,
@@ -461,7 +509,20 @@ def evaluate(
     hints: bool = True,
 ) -> CheckResult:
     verdict = check.judge(inputs, expected, got) if got.ok else check.judge.on_error(got)
-    return conclude(ex, check, verdict, got, hidden, hints)
+    result = conclude(ex, check, verdict, got, hidden, hints)
+    if result.status == FAILED and check.picture and not hidden:
+        result.picture = _picture(check, inputs, expected, got)
+    return result
+
+
+def _picture(check: Check, inputs: dict, expected: Reply | None, got: Reply) -> Picture | None:
+    """The failed check's attention weights as a picture; never one of hidden expected values.
+    A picture is an extra: an output it cannot draw leaves it out, the verdict stands."""
+    try:
+        sight = check.judge.sight(check.picture, inputs, expected, got)
+        return pictures.take(check.picture, sight) if sight is not None else None
+    except Exception:
+        return None
 
 
 def conclude(

@@ -77,6 +77,8 @@ SCALE_MARGIN = 2.0  # a call's sum of |values| is taken as at most this times th
 BINDING = 1e-5  # how closely a revealed tensor must reproduce what was committed for it
 GRAD_TOLERANCE = (1e-4, 1e-3)  # at least this (atol, rtol) for gradients
 
+WRONG_OUTPUT = "not timed, the output is wrong"  # how a verdict on a wrong answer starts
+
 _random = secrets.SystemRandom()
 
 
@@ -151,9 +153,12 @@ def _stop(message: str) -> _Stop:
 class Race:
     """The learner's worker against the reference's, on one prepared call."""
 
-    def __init__(self, speed: Speed, probe: dict, inputs: dict, module: str, learner, reference):
+    def __init__(
+        self, speed: Speed, probe: dict, inputs: dict, module: str, learner, reference, rival: str
+    ):
         self.speed, self.module = speed, module
         self.learner, self.reference = learner, reference
+        self.rival = rival  # what the reference's worker runs, in words: "the reference"
         self.key = probe["key"]
         self.names = commit_names(probe, inputs)
         grads = (max(speed.atol, GRAD_TOLERANCE[0]), max(speed.rtol, GRAD_TOLERANCE[1]))
@@ -171,7 +176,7 @@ class Race:
     def _reference_call(self, probe: dict, inputs: dict) -> Reply:
         reply = self.reference.call(self.module, probe, inputs)
         if not reply.ok:
-            raise _stop(f"not timed: the reference's worker failed ({_failed(reply)})")
+            raise _stop(f"not timed: {self.rival}'s worker failed ({_failed(reply)})")
         return reply
 
     def check_output(self, got: Reply, probe: dict, inputs: dict) -> None:
@@ -181,7 +186,7 @@ class Race:
             raise _stop("not timed: no 'out' came back")
         wrong = difference(ref.outputs["out"], got.outputs["out"], self.speed.atol, self.speed.rtol)
         if wrong:
-            raise _stop(f"not timed, the output is wrong: {wrong}")
+            raise _stop(f"{WRONG_OUTPUT}: {wrong}")
 
     def _batch(self, session, offsets: list[list[int]]) -> Batch:
         mine = session is self.learner
@@ -191,10 +196,10 @@ class Race:
         if not reply.ok:
             if mine:
                 raise _Stop(reply=reply)
-            raise _stop(f"not timed: the reference's worker failed ({_failed(reply)})")
+            raise _stop(f"not timed: {self.rival}'s worker failed ({_failed(reply)})")
         commit = reply.outputs.get("commit")
         if commit is None or tuple(commit.shape) != (len(offsets), len(self.names)):
-            whose = "the timed calls' results" if mine else "the reference's timed results"
+            whose = "the timed calls' results" if mine else f"{self.rival}'s timed results"
             raise _stop(f"not timed: {whose} did not come back")
         if before is not None and after is not None:
             self.measure = "CPU time"
@@ -224,7 +229,7 @@ class Race:
         i, j = (int(k) for k in (~ok).nonzero()[0])
         raise _stop(
             f"not counted: timed call {i + 1} of {_round(number)} gave a wrong {self._what(j)} "
-            "(it is not the reference's for the same input); every timed call gets a new input "
+            f"(it is not {self.rival}'s for the same input); every timed call gets a new input "
             "and its results are checked, so code that answers differently while timed, or "
             "reuses an earlier answer, fails here"
         )
@@ -274,9 +279,9 @@ class Race:
         spent = cputime.used(since, now)
         if spent > max(IDLE_FLOOR, IDLE_SHARE * theirs.seconds):
             raise _stop(
-                f"not counted: your worker used {_ms(spent)} of CPU time while the reference "
+                f"not counted: your worker used {_ms(spent)} of CPU time while {self.rival} "
                 "was timed, between your calls (background threads or processes?); they would "
-                "slow the reference down, so nothing of yours may run then"
+                f"slow {self.rival} down, so nothing of yours may run then"
             )
 
     # -- rounds ---------------------------------------------------------------------------
@@ -314,15 +319,19 @@ class Race:
 
 
 def run(
-    speed: Speed, probe: dict, inputs: dict, module: str, learner, reference
+    speed: Speed, probe: dict, inputs: dict, module: str, learner, reference, baseline=False
 ) -> tuple[Reply, Verdict | None]:
     """(the learner's prepare reply, the verdict) — the verdict is None when the learner's
-    worker failed, so that the engine reports the error like any other."""
+    worker failed, so that the engine reports the error like any other.
+
+    `baseline`: the `reference` worker runs grader/baselines (a learner's copy), and the
+    verdict predicts the instructor's from the check's `baseline_share`."""
     probe = {**probe, "key": secrets.randbits(62)}
     got = learner.call(module, probe, inputs)
     if not got.ok:
         return got, None
-    race = Race(speed, probe, inputs, module, learner, reference)
+    rival = "PyTorch's kernel" if baseline else "the reference"
+    race = Race(speed, probe, inputs, module, learner, reference, rival)
     try:
         race.check_output(got, probe, inputs)
         mine, theirs = race.run()
@@ -331,14 +340,30 @@ def run(
     ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
     ratio = statistics.median(ratios)
     device = got.info.get("device", speed.device)
-    measure = f" of {race.measure}" if race.measure == "CPU time" else ""
-    summary = (
-        f"on {device}: yours {_ms(statistics.median(mine))}, the reference's "
-        f"{_ms(statistics.median(theirs))}{measure} per call: {ratio:.2f}x (median of "
-        f"{speed.rounds} rounds: {', '.join(f'{r:.2f}' for r in ratios)}); allowed up to "
-        f"{speed.margin:g}x"
-    )
     got.info["device"] = device
+    measure = f" of {race.measure}" if race.measure == "CPU time" else ""
+    timings = (
+        f"on {device}: yours {_ms(statistics.median(mine))}, {rival}'s "
+        f"{_ms(statistics.median(theirs))}{measure} per call: {ratio:.2f}x (median of "
+        f"{speed.rounds} rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    if baseline:
+        return got, _predicted(speed, ratio, timings)
+    summary = f"{timings}; allowed up to {speed.margin:g}x"
     if ratio <= speed.margin:
         return got, Verdict(True, note=summary)
     return got, Verdict(False, f"too slow {summary}")
+
+
+def _predicted(speed: Speed, ratio: float, timings: str) -> Verdict:
+    """The instructor's verdict as a learner's copy predicts it: the ratio to the baseline
+    over the reference's (its `baseline_share`) against the instructor's margin."""
+    estimate = ratio / speed.baseline_share
+    summary = (
+        f"{timings}. The reference takes {speed.baseline_share:g}x PyTorch's time, so yours is "
+        f"about {estimate:.2f}x the reference's, and the instructor's check allows "
+        f"{speed.margin:g}x (no points here)"
+    )
+    if estimate <= speed.margin:
+        return Verdict(True, note=f"would pass the instructor's speed check {summary}")
+    return Verdict(False, f"would fail the instructor's speed check, too slow {summary}")

@@ -16,9 +16,11 @@ from rich.text import Text
 
 from grader import environment
 from grader.checks.spec import where_to_look
+from grader.report import pictures
 from grader.report.results import (
     CRASHED,
     ERROR,
+    FAILED,
     FORBIDDEN,
     MISSING,
     NOT_ATTEMPTED,
@@ -136,6 +138,8 @@ def render(report: Report, console: Console | None = None) -> None:
                 with_upstream=False,
             )
             console.print(shown(_indent(details, "      ")), soft_wrap=True)
+            if r.picture is not None and r.status == FAILED:
+                console.print(pictures.grid(r.picture, console))
     notes: dict[str, list[CheckResult]] = {}  # the same note for several checks, said once
     for r in report.results:
         if r.passed and r.note:

@@ -6,6 +6,7 @@ show comes from these objects, so the verdicts cannot differ between them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from grader import environment
@@ -20,6 +21,54 @@ PASSED, FAILED, ERROR, NOT_ATTEMPTED, MISSING = (
 )
 TIMEOUT, CRASHED, NOTE, FORBIDDEN = "timeout", "crashed", "note", "forbidden call"
 SKIPPED = "skipped"  # could not run here (no GPU, no reference): no points either way
+
+CAP = 12  # rows and columns a Picture keeps of its slice: the top-left corner
+SUM_TOLERANCE = 1e-4  # a row sum this far from 1 is marked (where rows should sum to 1)
+SIGMA = "Σ"
+
+
+@dataclass
+class Picture:
+    """One 2-D slice of a failed check's weights, small and plain enough for any report."""
+
+    key: str  # the output it shows
+    shape: list[int]  # the learner's whole output
+    where: str  # the leading indices of the slice shown ("[0, 1]"); "" for the whole output
+    size: list[int]  # rows and columns of that slice, before the cap
+    got: list[list[float]]  # the learner's weights: at most CAP x CAP
+    expected: list[list[float]] | None = None  # None where the check has no expected values
+    expected_size: list[int] = field(default_factory=list)
+    wrong: list[list[int]] = field(default_factory=list)  # [row, column] of each marked entry
+    got_sums: list[float] | None = None  # sums of the rows shown, where rows should sum to 1
+    labels: list[str] = field(default_factory=lambda: ["expected", "yours"])
+    marks: str = ""  # what a marked entry means
+    note: str = ""  # why nothing is marked (the shapes differ, say)
+    what: str = ""  # what the weights are, where not the output `key` itself
+
+    @property
+    def cropped(self) -> bool:
+        return any(n > CAP for n in (*self.size, *self.expected_size))
+
+    def sum_is_off(self, row: int) -> bool:
+        if self.got_sums is None:
+            return False
+        total = self.got_sums[row]
+        return not math.isfinite(total) or abs(total - 1) > SUM_TOLERANCE
+
+    def caption(self) -> str:
+        """One line saying what is shown and what the marks mean."""
+        what = self.what or (f"output {self.key!r}" if self.key != "out" else "the output")
+        parts = [f"{what} {tuple(self.shape)}" + (f", slice {self.where}" if self.where else "")]
+        if self.cropped:
+            parts.append(f"its top-left {CAP} x {CAP} corner")
+        if self.marks and self.wrong:
+            parts.append(f"* marks entries {self.marks}")
+        if self.got_sums is not None:
+            off = any(self.sum_is_off(i) for i in range(len(self.got_sums)))
+            parts.append(f"{SIGMA}: row sums" + (", * where not 1" if off else ""))
+        if self.note:
+            parts.append(self.note)
+        return "; ".join(parts)
 
 
 @dataclass
@@ -48,6 +97,9 @@ class CheckResult:
     # Value checks: the largest difference from the reference as a share of the tolerance
     # (1.0 fails). How close a passing answer came; the kit's own correct answers stay <= 0.1.
     error_ratio: float | None = None
+    # A failed check of attention weights (Check.picture), never a hidden one: the expected and
+    # the learner's weights, small (grader.report.pictures draws them). Not in to_dict.
+    picture: Picture | None = None
 
     @property
     def summary(self) -> str:
@@ -154,7 +206,8 @@ class Report:
             "hidden_checks": self.hidden_checks,
             "seconds": round(self.seconds, 2),
             "environment": self.environment,
-            "results": [asdict(r) for r in self.results],
+            # without the pictures: a class's grading.json stays small
+            "results": [{**asdict(r), "picture": None} for r in self.results],
         }
 
 

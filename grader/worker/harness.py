@@ -25,6 +25,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import safetensors.torch  # noqa: F401 - wire's tensor frames need it: imported before learner code
 import torch
 
 from grader.errors import ContractError

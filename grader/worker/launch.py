@@ -33,8 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from grader.errors import WireError
 from grader.paths import MODULES
@@ -50,6 +49,9 @@ from grader.worker.spawn import (
     worker_env,
 )
 from grader.worker.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    import torch
 
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[2]); from grader.worker.harness import main; main()"
@@ -128,10 +130,19 @@ class Worker:
         self._watchdog: Watchdog | None = None
         self._stopped_for = ""  # why the watchdog stopped it
         self._kill_lock = threading.Lock()
+        # The folder, on the judge's side, that the worker imports the submission from: the
+        # submission itself (a sandbox shows it read-only), or its user's copy of it.
+        self.imports_from = self.submission
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> bool:
         """Start the worker; False (and `startup_error` set) when it does not come up."""
+        return self.launch() and self.ready()
+
+    def launch(self) -> bool:
+        """Start the worker's process without waiting for it to come up (`ready` waits); False
+        (and `startup_error` set) when it cannot be confined. Call it from a thread that
+        outlives the worker: bwrap's --die-with-parent ends a sandbox with that thread."""
         self._home = tempfile.TemporaryDirectory(prefix="attention-worker-")
         folder, wrap = str(self.submission), list(self.wrap)
         if SUBMISSION in wrap:
@@ -160,7 +171,13 @@ class Worker:
             target=self._read_frames, args=(self.proc.stdout, self._frames), daemon=True
         ).start()
         self._watch()
-        reply = self._wait(self.startup_timeout, expect_id=None, mark=0)
+        return True
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait, at most `timeout` seconds (default: the startup timeout), for the launched
+        worker's greeting; False (and `startup_error` set) when it does not come up."""
+        timeout = self.startup_timeout if timeout is None else timeout
+        reply = self._wait(timeout, expect_id=None, mark=0)
         if reply.status != "ok":
             self.startup_error = reply
             return False
@@ -177,8 +194,8 @@ class Worker:
             if not self.trusted:
                 self.uid = users.pick()
                 home = Path(self._home.name)
-                folder = str(users.prepare_home(home, self.uid, self.submission))
-                user = str(self.uid)
+                self.imports_from = users.prepare_home(home, self.uid, self.submission)
+                folder, user = str(self.imports_from), str(self.uid)
             wrap = [arg.replace(USER, user) for arg in wrap]
         if any(CGROUP in arg for arg in wrap):
             self.cgroup = cgroup.create(self._limits().memory)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -49,8 +50,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from grader import paths
 from grader.errors import SandboxError
@@ -132,8 +131,28 @@ def torch_reserve() -> int:
     """Address space torch reserves without using it, rounded up with room to spare: measured
     at 0.6 to 0.7 GiB for the CPU build (torch 2.13), 3.0 to 3.4 GiB for CUDA builds without
     a GPU (torch 2.1.2+cu121, 2.14.1+cu130), which fail to import below 3 GiB."""
-    cpu_only = torch.version.cuda is None and getattr(torch.version, "hip", None) is None
+    build = torch_build()
+    cpu_only = build.cuda is None and getattr(build, "hip", None) is None
     return 1 << 30 if cpu_only else 4 << 30
+
+
+@functools.cache
+def torch_build():
+    """`torch.version` (its `cuda` and `hip` say which build this is), read without importing
+    torch where it is not imported yet: a judge starts its first worker while it imports torch
+    itself (grader/worker/warm.py). torch/version.py is plain assignments."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].version
+    spec = importlib.util.find_spec("torch")
+    path = Path(spec.origin).parent / "version.py" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        import torch
+
+        return torch.version
+    version_spec = importlib.util.spec_from_file_location("_attention_torch_version", path)
+    version = importlib.util.module_from_spec(version_spec)
+    version_spec.loader.exec_module(version)
+    return version
 
 
 def _size(n: int) -> str:

@@ -11,6 +11,10 @@ dims and MAX_ELEMENTS elements (counting an empty dim as 1, so that an empty ten
 claim sizes no judge could allocate for). A worker's reply is untrusted data: the judge also
 checks its JSON header against `REPLY` (grader/protocol.py) with `reply_problem` before
 anything reads it, so a judge only ever meets the types it expects.
+
+torch (and safetensors' torch support) is imported when a frame first holds tensors, not
+with this module: a judge starts its first worker, and reads its greeting, while it imports
+torch itself (grader/worker/warm.py).
 """
 
 from __future__ import annotations
@@ -18,28 +22,18 @@ from __future__ import annotations
 import json
 import math
 import struct
-from typing import BinaryIO
-
-import torch
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
+from typing import TYPE_CHECKING, BinaryIO
 
 from grader.errors import WireError
 from grader.protocol import ANY, REPLY, STATUSES, Values
 
+if TYPE_CHECKING:
+    import torch
+
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB of JSON
 MAX_TENSOR_BYTES = 256 << 20  # 256 MiB of tensors (GPT-2-sized weights are ~9 MiB)
-ALLOWED_DTYPES = frozenset(
-    {
-        torch.float32,
-        torch.float64,
-        torch.float16,
-        torch.bfloat16,
-        torch.bool,
-        torch.int64,
-        torch.int32,
-    }
-)
+# The dtypes a tensor may have, by their names in torch (`torch.float32`...).
+ALLOWED_DTYPES = frozenset({"float32", "float64", "float16", "bfloat16", "bool", "int64", "int32"})
 
 MAX_TENSORS = 512  # tensors in one frame
 MAX_DIMS = 8
@@ -54,6 +48,8 @@ _INDEX_LENGTH = struct.Struct("<Q")  # a safetensors blob starts with its JSON i
 
 def plain(t: torch.Tensor) -> torch.Tensor:
     """A detached, contiguous, CPU copy that is exactly a torch.Tensor (subclasses stripped)."""
+    import torch
+
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(t).__name__}")
     t = t.as_subclass(torch.Tensor) if type(t) is not torch.Tensor else t
@@ -62,7 +58,11 @@ def plain(t: torch.Tensor) -> torch.Tensor:
 
 def encode(header: dict, tensors: dict[str, torch.Tensor] | None = None) -> bytes:
     head = json.dumps(header, allow_nan=True).encode()
-    body = save_tensors({k: plain(v) for k, v in (tensors or {}).items()}) if tensors else b""
+    body = b""
+    if tensors:
+        from safetensors.torch import save as save_tensors
+
+        body = save_tensors({k: plain(v) for k, v in tensors.items()})
     return _LENGTHS.pack(len(head), len(body)) + head + body
 
 
@@ -103,6 +103,9 @@ def read_frame(
 
 def _load_tensors(body: bytes) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors blob, each checked: plain, allowed dtype, bounded size."""
+    import torch
+    from safetensors.torch import load as load_tensors
+
     if len(body) < _INDEX_LENGTH.size or _INDEX_LENGTH.unpack_from(body)[0] > MAX_HEADER_BYTES:
         raise WireError("tensor block is malformed: its index is missing or too large")
     try:
@@ -114,7 +117,7 @@ def _load_tensors(body: bytes) -> dict[str, torch.Tensor]:
     for name, t in tensors.items():
         if type(t) is not torch.Tensor:
             raise WireError(f"tensor {name[:100]!r} is a {type(t).__name__}, not a plain tensor")
-        if t.dtype not in ALLOWED_DTYPES:
+        if str(t.dtype).removeprefix("torch.") not in ALLOWED_DTYPES:
             raise WireError(f"tensor {name[:100]!r} has unsupported dtype {t.dtype}")
         if t.dim() > MAX_DIMS or math.prod(max(size, 1) for size in t.shape) > MAX_ELEMENTS:
             raise WireError(f"tensor {name[:100]!r} is too large: shape {tuple(t.shape)}")
