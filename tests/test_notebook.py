@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from grader import checks, paths
-from grader.integrations import chapter_notebook
+from grader.integrations import chapter_notebook, notebook
 from grader.integrations.notebook import NotebookReport, check, find_submission, to_html
 from grader.judge.engine import Options, grade
 from grader.report.results import FAILED, CheckResult, Report
@@ -62,6 +62,23 @@ def test_import_grader_stays_light():
     code = "import sys, grader; print(sorted(m for m in ('torch', 'rich') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.fixture(autouse=True)
+def _no_spare_left():
+    """check() keeps a spare worker for the next call; none may outlive a test."""
+    yield
+    if notebook._spares is not None:
+        notebook._spares.close()
+
+
+@pytest.mark.slow
+def test_a_second_check_takes_a_worker_started_meanwhile():
+    first = check("softmax_naive", paths.SOLUTIONS, fixtures=True, show=False)
+    handed = notebook._spares.handed
+    second = check("softmax_naive", paths.SOLUTIONS, fixtures=True, show=False)
+    assert notebook._spares.handed == handed + 1  # the spare the first call left
+    assert (second.score, second.max_score) == (first.score, first.max_score) != (0, 0)
 
 
 def test_check_outside_ipython_prints_the_feedback_and_returns_the_report(capsys):

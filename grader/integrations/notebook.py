@@ -23,6 +23,7 @@ folder when it holds the exercise modules (a notebook in exercises/ runs there);
 
 from __future__ import annotations
 
+import atexit
 import html
 import io
 import os
@@ -111,6 +112,21 @@ class NotebookReport(Report):
         display(self.mimebundle(), raw=True)
 
 
+_spares = None  # the kernel's spare workers (grader.worker.warm.Spares), made by the first check()
+
+
+def _warm():
+    """The kernel's spare workers: the next check() takes one that has imported torch while
+    the learner edited; each serves one grading, in a fresh process, as the CLI's do."""
+    global _spares
+    if _spares is None:
+        from grader.worker.warm import Spares
+
+        _spares = Spares()
+        atexit.register(_spares.close)  # none outlives the kernel
+    return _spares
+
+
 def check(
     exercise: str | None = None,
     submission: str | Path | None = None,
@@ -126,7 +142,8 @@ def check(
 
     hidden, fixtures, seed, timeout and hints mean what the CLI's --no-hidden, --fixtures,
     --seed, --timeout and --no-hints do. Returns the report, or None when the submission or
-    the exercise cannot be found (the reason is shown instead).
+    the exercise cannot be found (the reason is shown instead). After the first call, each
+    call takes a worker started while you edited (see `_warm`).
     """
     from grader import checks
     from grader.errors import KitError, SandboxError, SubmissionError
@@ -144,7 +161,9 @@ def check(
             timeout=timeout,
             hints=hints,
         )
+        options.spares = spares = _warm()
         report = NotebookReport.of(grade(path, options))
+        spares.refill()  # the next check() finds a worker that has imported torch
     except KeyError as e:
         _say(f"check: {e.args[0]}")
         return None
