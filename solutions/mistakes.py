@@ -41,6 +41,8 @@ NO_SCALE_TITLE = "the scores are not scaled"
 NO_SCALE_FIX = "divide the scores by sqrt(d_k), d_k = keys.shape[-1], before the softmax"
 DK_TITLE = "the scores are divided by d_k instead of its square root"
 DK_FIX = "scale by sqrt(d_k) (d_k ** 0.5), not d_k"
+MULTIPLY_TITLE = "the scores are multiplied by sqrt(d_k) instead of divided by it"
+MULTIPLY_FIX = "divide by sqrt(d_k): the exponent of d_k is -0.5 when you multiply"
 AFTER_TITLE = "the scaling is applied after the softmax"
 AFTER_FIX = "scale the scores before the softmax; afterwards the rows no longer sum to 1"
 SWAP_TITLE = "queries and keys are swapped"
@@ -59,6 +61,7 @@ BUFFER_TITLE = "the mask is a plain attribute, not a registered buffer"
 BUFFER_FIX = "self.register_buffer('mask', ...) so .to(device) moves it with the module"
 BIAS_TITLE = "qkv_bias is ignored"
 BIAS_FIX = "pass bias=qkv_bias to the query, key and value layers"
+BIAS_ALWAYS_TITLE = "qkv_bias is ignored: the layers always get nn.Linear's default bias"
 OFF_BY_ONE_TITLE = "the mask starts one diagonal too late, so each token sees the next one"
 OFF_BY_ONE_FIX = "hide every j > i: triu(..., diagonal=1)"
 TRIL_TITLE = (
@@ -76,9 +79,22 @@ BIAS_EDITS = tuple(
     )
     for name in ("W_query", "W_key", "W_value")
 )
+# qkv_bias ignored the other way: every projection built with nn.Linear's default bias.
+BIAS_ALWAYS_EDITS = tuple(
+    (
+        f"self.{name} = nn.Linear(d_in, d_out, bias=qkv_bias)",
+        f"self.{name} = nn.Linear(d_in, d_out)",
+    )
+    for name in ("W_query", "W_key", "W_value")
+)
 # Mistakes named by a judge: a variant would not be matched (its outputs are random, or it is
 # the input's change, not the output, that is wrong).
 IN_PLACE = "inputs_modified_in_place"
+DIM_ZERO_TITLE = "the sum is over dim=0, as in the book's 1-D example, whatever `dim` says"
+NO_KEEPDIM_TITLE = (
+    "the sum drops the summed dimension (no keepdim), so the division broadcasts wrongly"
+)
+NO_KEEPDIM_FIX = "keep the dimension: .sum(dim=dim, keepdim=True)"
 TRANSPOSE_T_TITLE = "keys.T on a batch reverses every dimension"
 TRANSPOSE_T_FIX = "transpose only the last two dims: keys.transpose(1, 2)"
 
@@ -122,6 +138,13 @@ def _scaling(exercise: str, scale: str = "keys.shape[-1] ** 0.5", batched: bool 
             "divide the scores by d_k ** 0.5; the square root of a negative score is NaN",
             ((line, "torch.softmax(attn_scores**0.5, dim=-1)"),),
         ),
+        Mistake(
+            f"{exercise}.multiply_by_sqrt_dk",
+            exercise,
+            MULTIPLY_TITLE,
+            MULTIPLY_FIX,
+            ((line, f"torch.softmax(attn_scores * {scale}, dim=-1)"),),
+        ),
     ]
     mistakes.append(
         Mistake(
@@ -155,6 +178,28 @@ SIMPLE = [
         (("inputs @ inputs.T", "inputs.T @ inputs"),),
     ),
     Mistake(
+        "attention_scores.not_transposed",
+        "attention_scores",
+        "the product is inputs @ inputs: the second operand is not transposed",
+        "compare tokens with tokens: multiply by the transpose, a (T, d) @ (d, T) product",
+        (("inputs @ inputs.T", "inputs @ inputs"),),
+    ),
+    Mistake(
+        "attention_scores.diagonal_only",
+        "attention_scores",
+        "only each token's score with itself (the diagonal) is computed",
+        "score every pair of tokens: entry [i, j] is inputs[i] · inputs[j], shape (T, T)",
+        (("inputs @ inputs.T", "(inputs * inputs).sum(dim=-1)"),),
+    ),
+    Mistake(
+        "attention_scores.scaled",
+        "attention_scores",
+        "the scores are divided by sqrt(d_in), a scaling that comes only with trainable "
+        "weights (§3.4)",
+        "here the scores are the plain dot products, with no scaling",
+        (("inputs @ inputs.T", "inputs @ inputs.T / inputs.shape[-1] ** 0.5"),),
+    ),
+    Mistake(
         "normalize_by_sum.global_sum",
         "normalize_by_sum",
         "the scores are divided by the sum of the whole tensor",
@@ -167,6 +212,20 @@ SIMPLE = [
         "the `dim` argument is ignored",
         "sum along the `dim` you are given",
         (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=-1, keepdim=True)"),),
+    ),
+    Mistake(
+        "normalize_by_sum.dim_zero",
+        "normalize_by_sum",
+        DIM_ZERO_TITLE,
+        "sum along the `dim` you are given",
+        (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=0, keepdim=True)"),),
+    ),
+    Mistake(
+        "normalize_by_sum.no_keepdim",
+        "normalize_by_sum",
+        NO_KEEPDIM_TITLE,
+        NO_KEEPDIM_FIX,
+        (("scores.sum(dim=dim, keepdim=True)", "scores.sum(dim=dim)"),),
     ),
     Mistake(
         "softmax_naive.global_sum",
@@ -183,11 +242,30 @@ SIMPLE = [
         (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=-1, keepdim=True)"),),
     ),
     Mistake(
+        "softmax_naive.dim_zero",
+        "softmax_naive",
+        DIM_ZERO_TITLE,
+        "sum along the `dim` you are given",
+        (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=0, keepdim=True)"),),
+    ),
+    Mistake(
         "softmax_naive.no_keepdim",
         "softmax_naive",
-        "the sum drops the summed dimension (no keepdim), so the division broadcasts wrongly",
-        "keep the dimension: .sum(dim=dim, keepdim=True)",
+        NO_KEEPDIM_TITLE,
+        NO_KEEPDIM_FIX,
         (("exp_x.sum(dim=dim, keepdim=True)", "exp_x.sum(dim=dim)"),),
+    ),
+    Mistake(
+        "softmax_naive.exp_of_sum",
+        "softmax_naive",
+        "the denominator is the exponential of the sum, not the sum of the exponentials",
+        "exponentiate first, then sum the exponentials along dim",
+        (
+            (
+                "exp_x / exp_x.sum(dim=dim, keepdim=True)",
+                "exp_x / torch.exp(x.sum(dim=dim, keepdim=True))",
+            ),
+        ),
     ),
     Mistake(
         "softmax_stable.no_max_subtraction",
@@ -220,6 +298,27 @@ SIMPLE = [
         "the maximum is taken over another dimension than the sum",
         "subtract the maximum along the same `dim` you normalise over",
         (("x.amax(dim=dim, keepdim=True)", "x.amax(dim=-1, keepdim=True)"),),
+    ),
+    Mistake(
+        "softmax_stable.no_keepdim",
+        "softmax_stable",
+        "what is subtracted along dim (the maximum, or a logsumexp) drops that dimension "
+        "(no keepdim), so it broadcasts along the wrong axis",
+        "keep the reduced dimension (keepdim=True) so each slice is shifted by its own value",
+        (("x - x.amax(dim=dim, keepdim=True)", "x - x.amax(dim=dim)"),),
+    ),
+    Mistake(
+        "softmax_stable.log_of_softmax",
+        "softmax_stable",
+        "it returns the logarithm of the softmax: the final exponential is missing",
+        "the result must be probabilities: exponentiate the shifted values, then divide by "
+        "their sum",
+        (
+            (
+                "return exp_x / exp_x.sum(dim=dim, keepdim=True)",
+                "return shifted - torch.log(exp_x.sum(dim=dim, keepdim=True))",
+            ),
+        ),
     ),
     Mistake(
         "softmax_stable.sum_detached",
@@ -264,11 +363,40 @@ SIMPLE = [
         (("return inputs @ query", "return (inputs * query).sum(dim=0)"),),
     ),
     Mistake(
+        "attention_scores_for_query.total_sum",
+        "attention_scores_for_query",
+        "every product is summed into one number instead of one score per token",
+        "sum over the embedding dimension only (the last dim), one score per token",
+        (("return inputs @ query", "return (inputs * query).sum()"),),
+    ),
+    Mistake(
+        "attention_scores_for_query.book_query",
+        "attention_scores_for_query",
+        "the book's query inputs[1] is used instead of the `query` argument",
+        "score the tokens against the query you are given",
+        (("return inputs @ query", "return inputs @ inputs[1]"),),
+    ),
+    Mistake(
         "context_vectors.weights_transposed",
         "context_vectors",
         "the attention weights are used transposed (column i instead of row i)",
         "context vector i weighs the inputs with row i of the weights: sum_j w[i, j] * x[j]",
         (("attn_weights @ inputs", "attn_weights.T @ inputs"),),
+    ),
+    Mistake(
+        "context_vectors.own_input_only",
+        "context_vectors",
+        "each context vector is only its own token's input, scaled by its row of weights "
+        "summed, instead of a weighted sum over all tokens",
+        "context vector i sums over every token j: w[i, j] * x[j], one matrix product",
+        (("attn_weights @ inputs", "attn_weights.sum(dim=-1, keepdim=True) * inputs"),),
+    ),
+    Mistake(
+        "context_vectors.softmax_again",
+        "context_vectors",
+        "the weights go through a softmax again",
+        "the attention weights are already normalised: multiply them by the inputs as they are",
+        (("attn_weights @ inputs", "torch.softmax(attn_weights, dim=-1) @ inputs"),),
     ),
 ]
 
@@ -295,6 +423,13 @@ SELF = [
         BIAS_TITLE,
         BIAS_FIX,
         BIAS_EDITS,
+    ),
+    Mistake(
+        "SelfAttention_v2.qkv_bias_always",
+        "SelfAttention_v2",
+        BIAS_ALWAYS_TITLE,
+        BIAS_FIX,
+        BIAS_ALWAYS_EDITS,
     ),
     Mistake(
         "copy_v2_weights_into_v1.no_transpose",
@@ -497,6 +632,26 @@ CAUSAL = [
         (("sum(dim=-1, keepdim=True)", "sum(dim=-2, keepdim=True)"),),
     ),
     Mistake(
+        "mask_and_renormalize.softmax_renormalization",
+        "mask_and_renormalize",
+        "the rows are renormalised with a second softmax, which gives the zeroed future "
+        "weights a share again",
+        "divide each masked row by its sum: the softmax of a 0 is not 0",
+        (
+            (
+                "return masked_simple / masked_simple.sum(dim=-1, keepdim=True)",
+                "return torch.softmax(masked_simple, dim=-1)",
+            ),
+        ),
+    ),
+    Mistake(
+        "mask_and_renormalize.wrong_triangle",
+        "mask_and_renormalize",
+        TRIANGLE_TITLE,
+        TRIANGLE_FIX,
+        (("attn_weights.masked_fill(mask, 0.0)", "attn_weights.masked_fill(mask.T, 0.0)"),),
+    ),
+    Mistake(
         "mask_and_renormalize.mask_diagonal",
         "mask_and_renormalize",
         DIAG_TITLE,
@@ -521,6 +676,20 @@ CAUSAL = [
         DK_TITLE,
         DK_FIX,
         (("masked / d_k**0.5", "masked / d_k"),),
+    ),
+    Mistake(
+        "masked_attention_weights.multiply_by_sqrt_dk",
+        "masked_attention_weights",
+        MULTIPLY_TITLE,
+        MULTIPLY_FIX,
+        (("masked / d_k**0.5", "masked * d_k**0.5"),),
+    ),
+    Mistake(
+        "masked_attention_weights.scale_by_num_tokens",
+        "masked_attention_weights",
+        "the scores are scaled by the number of tokens, not by the d_k you are given",
+        "divide by sqrt(d_k), the argument: the keys' size, not the sequence length",
+        (("masked / d_k**0.5", "masked / num_tokens**0.5"),),
     ),
     Mistake(
         "masked_attention_weights.scale_after_softmax",
@@ -652,6 +821,20 @@ CAUSAL = [
         variant=False,
     ),
     Mistake(
+        "attention_dropout.rows_renormalised",
+        "attention_dropout",
+        "the rows are renormalised after dropout, which undoes the 1 / (1 - p) scaling and "
+        "changes the weights even when nothing is dropped",
+        "return dropout's output as it is: it only zeroes and rescales",
+        (
+            (
+                DROPOUT_FN,
+                "    dropped = F.dropout(attn_weights, p=p, training=training)\n"
+                "    return dropped / dropped.sum(dim=-1, keepdim=True)\n",
+            ),
+        ),
+    ),
+    Mistake(
         "attention_dropout.fixed_seed",
         "attention_dropout",
         "the random seed is reset on every call, so every call drops the same weights",
@@ -681,6 +864,13 @@ CAUSAL = [
         BIAS_TITLE,
         BIAS_FIX,
         BIAS_EDITS,
+    ),
+    Mistake(
+        "CausalAttention.qkv_bias_always",
+        "CausalAttention",
+        BIAS_ALWAYS_TITLE,
+        BIAS_FIX,
+        BIAS_ALWAYS_EDITS,
     ),
     *_mask_mistakes("CausalAttention", MASK_LINE, MASK_LINE),
     Mistake(
@@ -767,6 +957,30 @@ def _merge_and_out_proj(exercise: str) -> list[Mistake]:
             "out_proj is not applied",
             "finish with self.out_proj on the merged heads",
             (("return self.out_proj(context_vec)", "return context_vec"),),
+        ),
+        Mistake(
+            f"{exercise}.out_proj_bias_not_added",
+            exercise,
+            "out_proj's bias is never added: only its weight is applied",
+            "apply the whole layer, self.out_proj(...), or add its bias as well",
+            (
+                (
+                    "return self.out_proj(context_vec)",
+                    "return context_vec @ self.out_proj.weight.T",
+                ),
+            ),
+        ),
+        Mistake(
+            f"{exercise}.out_proj_untransposed",
+            exercise,
+            "out_proj's weight is applied untransposed: nn.Linear computes x @ weight.T",
+            "call self.out_proj(...), or multiply by the transpose of its weight",
+            (
+                (
+                    "return self.out_proj(context_vec)",
+                    "return context_vec @ self.out_proj.weight + self.out_proj.bias",
+                ),
+            ),
         ),
     ]
 
@@ -859,9 +1073,21 @@ MULTIHEAD = [
     Mistake(
         "MultiHeadAttentionWrapper.heads_wrong_dim",
         "MultiHeadAttentionWrapper",
-        "the heads are concatenated along the wrong dimension",
+        "the heads' context vectors are joined along the wrong dimension",
         "concatenate the heads' context vectors along the last dim (dim=-1)",
         (("dim=-1)", "dim=1)"),),
+    ),
+    Mistake(
+        "MultiHeadAttentionWrapper.d_out_split",
+        "MultiHeadAttentionWrapper",
+        "each head gets d_out // num_heads, but the wrapper's d_out is the size of one head",
+        "give every head the full d_out: the wrapper's output has num_heads * d_out dims",
+        (
+            (
+                "CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)",
+                "CausalAttention(d_in, d_out // num_heads, context_length, dropout, qkv_bias)",
+            ),
+        ),
     ),
     Mistake(
         "MultiHeadAttentionWrapper.shared_head",
@@ -899,6 +1125,14 @@ MULTIHEAD = [
             ),
         ),
     ),
+    Mistake(
+        "MultiHeadAttention.split_dims_swapped",
+        "MultiHeadAttention",
+        "the last dim is split as (head_dim, num_heads) instead of (num_heads, head_dim), "
+        "which makes head_dim heads of num_heads features each",
+        "split d_out as (num_heads, head_dim): each head takes its own block of head_dim features",
+        ((SPLIT, SPLIT.replace("self.num_heads, self.head_dim", "self.head_dim, self.num_heads")),),
+    ),
     *_merge_and_out_proj("MultiHeadAttention"),
     Mistake(
         "MultiHeadAttention.out_proj_no_bias",
@@ -930,6 +1164,13 @@ MULTIHEAD = [
         BIAS_TITLE,
         BIAS_FIX,
         BIAS_EDITS,
+    ),
+    Mistake(
+        "MultiHeadAttention.qkv_bias_always",
+        "MultiHeadAttention",
+        BIAS_ALWAYS_TITLE,
+        BIAS_FIX,
+        BIAS_ALWAYS_EDITS,
     ),
     Mistake(
         "MultiHeadAttention.queries_keys_swapped",
@@ -1058,6 +1299,25 @@ MULTIHEAD = [
         "the queries come from the key layer",
         "queries = self.W_query(x)",
         (("queries = self.W_query(x)", "queries = self.W_key(x)"),),
+    ),
+    Mistake(
+        "SelfAttention_v2.keys_from_W_query",
+        "SelfAttention_v2",
+        "the keys come from the query layer",
+        "project the keys with W_key",
+        (("keys = self.W_key(x)", "keys = self.W_query(x)"),),
+    ),
+    Mistake(
+        "copy_v2_weights_into_v1.value_from_key",
+        "copy_v2_weights_into_v1",
+        "W_value is copied from sa_v2's key layer",
+        "copy each matrix from the layer of the same name: W_value from sa_v2.W_value",
+        (
+            (
+                "sa_v1.W_value.copy_(sa_v2.W_value.weight.T)",
+                "sa_v1.W_value.copy_(sa_v2.W_key.weight.T)",
+            ),
+        ),
     ),
     Mistake(
         "copy_v2_weights_into_v1.incomplete",

@@ -1,5 +1,5 @@
 """Slips the source shows where behaviour cannot: a result thrown away, an assert that is
-always true, a layer built in `__init__` that `forward` never calls.
+always true, a layer built in `__init__` that `forward` never calls, a size computed with `/`.
 
 Behaviour tells that the mask is missing; only the code tells why: the most common real
 bug of this chapter is `attn_scores.masked_fill(mask, -torch.inf)` on a line of its own,
@@ -96,6 +96,30 @@ def _always_true_asserts(tree: ast.AST) -> list[Slip]:
     ]
 
 
+def _is_size(target: ast.AST) -> bool:
+    """head_dim, self.head_dim, self.kv_size: a name that holds a size."""
+    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+    return name.endswith(("_dim", "_size"))
+
+
+def _float_sizes(tree: ast.AST) -> list[Slip]:
+    """`head_dim = d_out / num_heads`: true division gives a float, which .view, .reshape and
+    nn.Linear refuse as a size (their error says a float was found, not where it came from)."""
+    return [
+        Slip(
+            node.lineno,
+            f"line {node.lineno}: `{_code(node)}` makes {_code(node.targets[0])} a float "
+            "(`/` is true division), but a size must be an int: divide with `//`",
+        )
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and _is_size(node.targets[0])
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Div)
+    ]
+
+
 def _is_layer(call: ast.AST) -> bool:
     """nn.Linear(...), torch.nn.Dropout(...), nn.ModuleList(...): a module built here."""
     if not isinstance(call, ast.Call):
@@ -168,7 +192,7 @@ def spotted(source: str, definition: str) -> list[Slip]:
     target = top_level(tree, definition) if tree is not None else None
     if target is None:
         return []
-    slips = _discarded(target) + _always_true_asserts(target)
+    slips = _discarded(target) + _always_true_asserts(target) + _float_sizes(target)
     if isinstance(target, ast.ClassDef):
         slips += _layer_slips(target)
     return sorted(set(slips), key=lambda s: s.line)[:MAX_SLIPS]

@@ -90,8 +90,12 @@ def _call(spec: dict, inputs: Outputs, lookup: Lookup) -> tuple[Outputs, dict]:
     kwargs = {k: _resolve(v, tensors) for k, v in spec.get("kwargs", {}).items()}
     outputs: Outputs = {}
     seed_torch(spec.get("seed", 0))
-    for i in range(spec.get("repeat", 1)):
-        outputs[out_key(i)] = _as_tensor(fn(*args, **kwargs), spec["target"])
+    repeat = spec.get("repeat", 1)
+    for i in range(repeat):
+        out = _as_tensor(fn(*args, **kwargs), spec["target"])
+        # each call's output as it was then: a function that works in place returns the
+        # same tensor every call, and the next call would rewrite the earlier "output"
+        outputs[out_key(i)] = out.clone() if repeat > 1 else out
     twin = spec.get("twin")
     if twin:  # the library's function, same arguments, same seed, in this same process
         fresh = {name: t.clone() for name, t in inputs.items()}
