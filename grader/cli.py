@@ -240,7 +240,7 @@ def grade_once(
         html_report.write(report, args.html)
     console_report.render(report, out)
     for path in filter(None, (args.json, args.junit, args.html)):
-        out.print(f"wrote {path}", markup=False)
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)  # a path stays whole
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
