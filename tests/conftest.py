@@ -81,3 +81,23 @@ def shared_report():
 def by_exercise(report) -> dict[str, tuple[float, int]]:
     """exercise -> (points, max points)."""
     return {e.name: (e.points, e.max_points) for e in report.exercises()}
+
+
+def grade_broken(bug, source: str, tmp_path: Path):
+    """Grade a broken case (tests/learner_bugs.py, tests/fresh_bugs.py: `source`, an edit of
+    a correct style's module) on its exercise, and check that it loses points, that only its `names`
+    name it (if it has any), and that its slip, if any, is shown. Returns the report."""
+    from heldout import SUBMISSIONS
+
+    folder = tmp_path / "submission"
+    shutil.copytree(SUBMISSIONS / bug.base, folder)
+    (folder / f"{bug.module}.py").write_text(source)
+    report = grade(folder, Options(only=bug.exercise, hidden=False, speed=False))
+    assert report.score < report.max_score, f"{bug.id} ({bug.mistake}) lost no points"
+    named = {d for r in report.results for d in r.diagnosis.split(",") if d}
+    assert named <= set(bug.names), f"{bug.id} was named {sorted(named - set(bug.names))}"
+    assert named or not bug.names, f"{bug.id} ({bug.mistake}) is not named"
+    if bug.spotted:
+        failed = [r for r in report.results if r.counts and not r.passed]
+        assert all(bug.spotted in r.spotted for r in failed), f"{bug.id}: no slip shown"
+    return report

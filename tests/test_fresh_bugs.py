@@ -7,34 +7,18 @@ with the line of the learner's module that raised it.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from conftest import grade_broken
 from fresh_bugs import COMBINED_QKV_NAME, CRASHES, FRESH_BUGS, crash_shown, mutated_source
 from heldout import SUBMISSIONS
 
 from grader import checks
-from grader.judge.engine import Options, grade
-
-
-def _case(bug):
-    return pytest.param(bug, id=bug.id)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bug", [_case(b) for b in FRESH_BUGS])
+@pytest.mark.parametrize("bug", [pytest.param(b, id=b.id) for b in FRESH_BUGS])
 def test_a_fresh_mistake_is_named(bug, tmp_path):
-    folder = tmp_path / "submission"
-    shutil.copytree(SUBMISSIONS / bug.base, folder)
-    (folder / f"{bug.module}.py").write_text(mutated_source(bug))
-    report = grade(folder, Options(only=bug.exercise, hidden=False, speed=False))
-    assert report.score < report.max_score, f"{bug.id} ({bug.mistake}) lost no points"
-    named = {d for r in report.results for d in r.diagnosis.split(",") if d}
-    assert named <= set(bug.names), f"{bug.id} was named {sorted(named - set(bug.names))}"
-    assert named or not bug.names, f"{bug.id} ({bug.mistake}) is not named"
-    if bug.spotted:
-        failed = [r for r in report.results if r.counts and not r.passed]
-        assert all(bug.spotted in r.spotted for r in failed), f"{bug.id}: no slip shown"
+    report = grade_broken(bug, mutated_source(bug), tmp_path)
     if bug.id in CRASHES:
         assert crash_shown(report, bug.module), f"{bug.id}: no exception shown with its line"
 

@@ -15,20 +15,14 @@ from rich.console import Console
 
 from grader import paths
 from grader.errors import SubmissionError
+from grader.exercise_names import BY_MODULE
 from grader.judge.engine import Options, grade
 from grader.report import console
 from grader.report.results import CRASHED, ERROR, MISSING, NOT_ATTEMPTED, PASSED, TIMEOUT
 
 NAIVE_BODY = "    exp_x = torch.exp(x)\n    return exp_x / exp_x.sum(dim=dim, keepdim=True)"
 SCORES_BODY = "    return inputs @ inputs.T\n"
-SIMPLE = (
-    "attention_scores_for_query",
-    "attention_scores",
-    "normalize_by_sum",
-    "softmax_naive",
-    "softmax_stable",
-    "context_vectors",
-)
+SIMPLE = BY_MODULE["simple_attention"]
 QUICK = Options(hidden=False, timeout=3, import_timeout=5)
 
 
