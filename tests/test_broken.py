@@ -101,7 +101,9 @@ def _describe(report) -> str:
 
 
 def _grade(entry, tmp_path: Path):
-    return grade(_mutated_copy(entry, tmp_path), Options(only=entry.exercise, hidden=False, speed=False))
+    return grade(
+        _mutated_copy(entry, tmp_path), Options(only=entry.exercise, hidden=False, speed=False)
+    )
 
 
 @pytest.mark.slow

@@ -53,8 +53,11 @@ def test_a_hang_fails_only_its_exercise_within_the_deadline(submission):
     assert "no answer within 3 s" in naive[0].feedback
     # where it hung (the `while True:` that replaced that line), from the stack the worker
     # dumps just before the deadline, which the feedback does not show
-    line = (paths.SOLUTIONS / "simple_attention.py").read_text().splitlines().index(
-        "    exp_x = torch.exp(x)"
+    line = (
+        (paths.SOLUTIONS / "simple_attention.py")
+        .read_text()
+        .splitlines()
+        .index("    exp_x = torch.exp(x)")
     )
     stuck = f"it was still running at simple_attention.py, line {line + 1}, in softmax_naive"
     assert stuck in naive[0].problem

@@ -130,8 +130,11 @@ def test_processes_that_each_stay_under_the_limits_are_bounded_together(
     sub = submission(in_softmax_naive(MANY_PROCESSES, mark, WRONG))
     report = graded(sub, level, 60, tmp_path, timeout=10)
     assert report.score <= honest
-    assert "HOLDING 2000 MiB" not in printed(report)
-    if memory_by == "rlimits":
+    if memory_by == "cgroup":
+        assert "HOLDING 2000 MiB" not in printed(report)  # the kernel bounds them at once
+    else:
+        # the watchdog looks twice a second: on a fast machine (16 cores, no RLIMIT_AS with a
+        # GPU) all five filled their 400 MiB between two looks, and are stopped at the next
         assert "over the limit of 1.0 GiB" in problems(report)  # the watchdog's words
     assert_nothing_left(mark)
     assert_left_nothing(mark, uids)

@@ -15,7 +15,7 @@ from hostile import SLEEPER, assert_nothing_left, marker
 from grader import paths
 from grader.cli import main
 from grader.judge.engine import Options, grade
-from grader.worker import procs, sandbox
+from grader.worker import procs, sandbox, spawn
 from grader.worker.launch import Worker
 from grader.worker.sandbox import Limits
 from grader.worker.spawn import SANDBOXED_SUBMISSION, worker_env
@@ -43,6 +43,13 @@ def run_confined(level: str, code: str, tmp_path, limits: Limits | None = None) 
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("level", [pytest.param("sandbox", marks=needs_sandbox), "subprocess"])
+def test_a_worker_knows_its_user_name_without_a_passwd_entry(level, tmp_path):
+    # torch asks for it (getpass.getuser()) in places; the sandbox's uid 65534 has no entry
+    code = "import getpass, json; print(json.dumps(getpass.getuser()))"
+    assert run_confined(level, code, tmp_path) == spawn.WORKER_USER
 
 
 def test_the_choice_of_level():
@@ -176,6 +183,25 @@ def test_gpu_devices_are_bound_one_by_one(monkeypatch):
     assert "--dev-bind /dev/nvidia0 /dev/nvidia0" in " ".join(command)
     assert "--dev-bind /dev/nvidiactl /dev/nvidiactl" in " ".join(command)
     assert "GPU devices" in sandbox.label("bubblewrap", Limits())
+
+
+def test_the_gpu_drivers_library_folder_reaches_the_worker(monkeypatch, tmp_path):
+    # Images that mount the driver outside /usr (/usr/local/nvidia/lib64 is inside) and find
+    # it through LD_LIBRARY_PATH: the worker's environment names it, the sandbox binds it, and
+    # folders of the variable without driver libraries are left out.
+    driver, other = tmp_path / "nvidia" / "lib64", tmp_path / "other"
+    driver.mkdir(parents=True)
+    other.mkdir()
+    (driver / "libcuda.so.1").write_bytes(b"")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{other}:relative:{driver}")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setattr(spawn, "has_gpu_nodes", lambda: True)
+    env = spawn.worker_env("/tmp", 1)
+    assert env["LD_LIBRARY_PATH"] == str(driver) and env["CUDA_VISIBLE_DEVICES"] == "0"
+    command = " ".join(sandbox.bwrap_command(None, 1))
+    assert f"--ro-bind {driver} {driver}" in command and str(other) not in command
+    monkeypatch.setattr(spawn, "has_gpu_nodes", lambda: False)  # no GPU: nothing passed on
+    assert "LD_LIBRARY_PATH" not in spawn.worker_env("/tmp", 1)
 
 
 def test_the_sandbox_never_binds_a_folder_holding_the_solutions(monkeypatch):

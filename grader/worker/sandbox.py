@@ -33,8 +33,9 @@ process (RLIMIT_DATA for the heap, RLIMIT_AS for every mapping, shared ones incl
 without a cgroup the judge's watchdog adds up its processes' memory.
 
 GPU: where /dev/nvidia* exist, the sandbox also gets /dev/nvidiactl, /dev/nvidia-uvm,
-/dev/nvidia-uvm-tools and /dev/nvidia0..N (device binds, nothing else of /dev), so speed
-checks can run sandboxed. This could not be tested on the kit's CI machine (no GPU there).
+/dev/nvidia-uvm-tools and /dev/nvidia0..N (device binds, nothing else of /dev), and, read-only,
+the driver's library folders that LD_LIBRARY_PATH names (`spawn.gpu_library_dirs`), so speed
+checks run sandboxed (README, "GPU": measured on an H200).
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ from grader.errors import SandboxError
 from grader.worker import cgroup, confine, secrecy
 from grader.worker.spawn import (
     CGROUP,
+    GPU_NODES,
     KIT_PARENT,
     SANDBOXED_SUBMISSION,
     SUBMISSION,
     USER,
+    gpu_library_dirs,
     python_roots,
     worker_env,
 )
@@ -67,8 +70,8 @@ from grader.worker.spawn import (
 CHOICES = ("auto", "sandbox", "subprocess")
 SANDBOX_UID = 65534  # "nobody"
 SANDBOX_HOME = "/tmp"
-# Untested (no GPU on the CI machine); MIG setups would also need /dev/nvidia-caps.
-GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia[0-9]*")
+# MIG setups would also need /dev/nvidia-caps (not tested).
+GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", GPU_NODES)
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")  # /usr-merged links or dirs
 PROBE_TIMEOUT = 60.0
 
@@ -205,7 +208,9 @@ def bwrap_command(
     /tmp is a tmpfs of `tmp_size` bytes; the rest (the root, /dev) is made read-only last.
     """
     kit = KIT_PARENT / "grader"
-    readable = [*python_roots(), kit]
+    usr = Path("/usr")
+    drivers = [d for d in gpu_library_dirs() if not d.is_relative_to(usr)]
+    readable = [*python_roots(), *drivers, kit]
     exposed = [r for r in readable if paths.SOLUTIONS.resolve().is_relative_to(r)]
     if exposed:
         raise SandboxError(f"binding {exposed[0]} would expose the solutions")

@@ -37,14 +37,50 @@ CPU_PATH_VARIABLES = (
 )
 
 
+WORKER_USER = "attention-worker"  # the user name a worker sees (USER, LOGNAME)
+# Which GPUs a worker may use, passed on as the grader's environment sets them.
+GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
+GPU_DRIVER_LIBRARIES = ("libcuda.so*", "libnvidia-ml.so*")  # what CUDA loads from the driver
+GPU_NODES = "/dev/nvidia[0-9]*"
+
+
+def has_gpu_nodes() -> bool:
+    return any(Path("/dev").glob(GPU_NODES.removeprefix("/dev/")))
+
+
+def gpu_library_dirs() -> list[Path]:
+    """Where this machine keeps the GPU driver's libraries, when the loader finds them through
+    LD_LIBRARY_PATH (container images that mount the driver under /usr/local/nvidia, say):
+    the worker's environment names them and a sandbox binds them. Empty without a GPU."""
+    if not has_gpu_nodes():
+        return []
+    found = []
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        folder = Path(entry) if entry else None
+        if folder is None or not folder.is_absolute() or not folder.is_dir():
+            continue
+        if any(next(folder.glob(name), None) for name in GPU_DRIVER_LIBRARIES):
+            found.append(folder.resolve())
+    return list(dict.fromkeys(found))
+
+
 def worker_env(home: str, threads: int) -> dict[str, str]:
     """A minimal environment: no tokens, paths or CI variables of the judge leak into it."""
-    chosen = {name: os.environ[name] for name in CPU_PATH_VARIABLES if name in os.environ}
+    chosen = {
+        name: os.environ[name] for name in CPU_PATH_VARIABLES + GPU_VARIABLES if name in os.environ
+    }
+    if libraries := gpu_library_dirs():
+        chosen["LD_LIBRARY_PATH"] = os.pathsep.join(str(d) for d in libraries)
     return {
         **chosen,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "TMPDIR": home,
+        # A worker's uid has no passwd entry (the sandbox has no /etc/passwd; a user of its
+        # own has none either): getpass.getuser() reads these first, and torch calls it (a
+        # GPU build of torch 2.11 did, for a tensor on the meta device)
+        "USER": WORKER_USER,
+        "LOGNAME": WORKER_USER,
         "LANG": "C.UTF-8",
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
