@@ -1,11 +1,12 @@
 """attention-grade bench: your multi-head attention next to the reference and a fused kernel.
 
     attention-grade bench [PATH] [--device auto|cpu|cuda] [--batch B] [--tokens T]
-                          [--dtype float32 bfloat16] [--plot FILE] [--json FILE]
+                          [--dtype float32 tf32 bfloat16] [--plot FILE] [--json FILE]
 
 Times (MHA = MultiHeadAttention, SDPA = torch.nn.functional.scaled_dot_product_attention),
 at the GPT-2 size (768 dimensions, 12 heads; batch 8 and 1,024 tokens on a GPU,
-smaller by default on the CPU), forward and forward+backward, in each dtype: your
+smaller by default on the CPU), forward and forward+backward, in each dtype (tf32: float32
+tensors with TensorFloat-32 matrix products, as in the book's own benchmark): your
 MultiHeadAttention, your MultiHeadAttentionWrapper (12 heads of 64), the reference
 MultiHeadAttention (where solutions/ is present) and the same module computed with
 torch.nn.functional.scaled_dot_product_attention. Your code runs in its worker, as when it
@@ -115,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
         "--dtype",
         nargs="+",
         default=["float32", "bfloat16"],
-        choices=["float32", "bfloat16", "float16"],
+        choices=["float32", "tf32", "bfloat16", "float16"],
     )
     p.add_argument(
         "--plot", type=Path, help="save a bar chart here (needs matplotlib: pip install '.[plot]')"
@@ -200,6 +201,7 @@ def _check_outputs(rows: list[dict]) -> None:
     }
     for r in rows:
         if r["variant"] == "yours: MHA" and r.get("out") is not None and r["dtype"] == "float32":
+            # (tf32 and half precision differ from float32 by more than a tolerance can say)
             ref = fused.get((r["dtype"], r["mode"]))
             if ref is not None and difference(ref, r["out"], 1e-3, 1e-3):
                 r["warning"] = "its output differs from the fused module's: time a correct module"

@@ -1,6 +1,6 @@
 """How robust are the CPU speed checks? Run them many times and print the ratio distributions.
 
-    python tests/speed_study.py [--runs 20] [--busy] [--learner]
+    python tests/speed_study.py [--runs 20] [--busy] [--learner] [--device cuda]
     python tests/speed_study.py --batch 5 [--jobs 2] [--busy]
 
 For each submission (the reference, the three correct styles in tests/submissions/, and three
@@ -14,11 +14,13 @@ grading.json files. `--learner` grades as a learner's copy does (against the fix
 speed checks racing PyTorch's kernels in grader/baselines): "passed" then counts "would pass"
 predictions, and the ratios are the estimated ones (to the reference's). The README's "Speed"
 tables come from this script; tests/test_speed.py checks the same cases a few times.
+`--device cuda` studies the GPU speed checks instead (the book's GPT-2 size; README, "GPU").
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import re
@@ -91,23 +93,39 @@ def ratio_of(result) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def study(name: str, folder: Path, runs: int, only: tuple[str, ...], learner: bool) -> list:
-    rows = []
-    for exercise in only:
-        options = Options(only=exercise, hidden=False, use_solutions=False if learner else None)
-        with Grading(folder, options) as grading:
-            step = next(s for s in grading.steps if s.check.name == "speed_cpu")
-            ratios, passed = [], 0
-            for _ in range(runs):
+def study(
+    name: str, folder: Path, runs: int, only: tuple[str, ...], learner: bool, device: str
+) -> list:
+    """Each exercise's speed check on `device`, `runs` times, in one grading session."""
+    options = Options(only=only, hidden=False, use_solutions=False if learner else None)
+    with Grading(folder, options) as grading:
+        steps = [s for s in grading.steps if s.check.name == f"speed_{device}"]
+        if learner:
+            steps = [_with_share(step) for step in steps]
+        found = {step.exercise.name: ([], 0) for step in steps}
+        for _ in range(runs):
+            for step in steps:
                 result = grading.run(step)
+                ratios, passed = found[step.exercise.name]
                 if (ratio := ratio_of(result)) is not None:
                     ratios.append(ratio)
                 elif result.status != "passed":
-                    print(f"  {name} {exercise}: {result.status}: {result.problem[:200]}")
-                passed += result.status == "passed"
-            rows.append((name, exercise, passed, runs, ratios))
-            print(f"{name:18s} {exercise:20s} passed {passed}/{runs}  ratios {ratios}", flush=True)
+                    print(f"  {name} {step.exercise.name}: {result.status}: {result.problem[:200]}")
+                found[step.exercise.name] = (ratios, passed + (result.status == "passed"))
+    rows = []
+    for exercise, (ratios, passed) in found.items():
+        rows.append((name, exercise, passed, runs, ratios))
+        print(f"{name:18s} {exercise:20s} passed {passed}/{runs}  ratios {ratios}", flush=True)
     return rows
+
+
+def _with_share(step):
+    """A check whose baseline share is not measured for its device yet races with a share of
+    1, so that the reference's ratio is its share (how the GPU shares were measured)."""
+    if step.check.judge.baseline_share is not None:
+        return step
+    judge = dataclasses.replace(step.check.judge, baseline_share=1.0)
+    return dataclasses.replace(step, check=dataclasses.replace(step.check, judge=judge))
 
 
 def submissions(root: Path) -> dict[str, Path]:
@@ -119,11 +137,15 @@ def submissions(root: Path) -> dict[str, Path]:
     return found
 
 
-def session_study(root: Path, runs: int, learner: bool) -> list[tuple]:
+def session_study(
+    root: Path, runs: int, learner: bool, device: str, names: list[str] | None = None
+) -> list[tuple]:
     rows = []
     for name, folder in submissions(root).items():
+        if names and name not in names:
+            continue
         only = (SLOWED[name],) if name in SLOWED else EXERCISES
-        rows += study(name, folder, runs, only, learner)
+        rows += study(name, folder, runs, only, learner, device)
     return rows
 
 
@@ -164,7 +186,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, metavar="N", help="grade N copies of each in a batch")
     parser.add_argument("--jobs", type=int, default=2, help="the batch's --jobs (default 2)")
     parser.add_argument("--learner", action="store_true", help="grade as a learner's copy does")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="which checks")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="these submissions only")
     args = parser.parse_args()
+    if args.batch and args.device != "cpu":
+        parser.error("--batch studies the CPU checks only")
     spinner = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
     if spinner:
         spinner.start()
@@ -173,13 +199,14 @@ def main() -> None:
             if args.batch:
                 rows = batch_study(Path(tmp), args.batch, args.jobs)
             else:
-                rows = session_study(Path(tmp), args.runs, args.learner)
+                rows = session_study(Path(tmp), args.runs, args.learner, args.device, args.only)
     finally:
         if spinner:
             spinner.terminate()
             spinner.join()
     how = f"batch --jobs {args.jobs}" if args.batch else "one session"
     how += ", a learner's copy" if args.learner else ""
+    how += f", speed_{args.device}"
     print(
         f"\n| submission | check | passed | ratio min | median | max |  ({how}, "
         f"{'other core busy' if args.busy else 'idle'})"

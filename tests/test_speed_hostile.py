@@ -28,12 +28,13 @@ ROWS = "torch.stack([inputs @ inputs[i] for i in range(inputs.shape[0])])"
 SECONDS = 90  # one speed check, hostile or not, must end within this
 
 
-def speed_check(folder, level: str = "subprocess", **options):
-    """The CPU speed check of attention_scores, run alone; every worker is gone afterwards."""
+def speed_check(folder, level: str = "subprocess", device: str = "cpu", **options):
+    """The speed check of attention_scores on `device`, run alone; every worker is gone
+    afterwards."""
     start = time.monotonic()
     chosen = dict(only=EXERCISE, hidden=False, sandbox_mode=level, **options)
     with Grading(folder, Options(**chosen)) as grading:
-        step = next(s for s in grading.steps if s.check.name == "speed_cpu")
+        step = next(s for s in grading.steps if s.check.name == f"speed_{device}")
         result = grading.run(step)
     assert time.monotonic() - start < SECONDS, "the speed check took too long"
     assert_nothing_left(marker())  # no child of this test is left (orphans: by their mark)

@@ -305,7 +305,10 @@ def bench(spec: dict, inputs: dict, lookup) -> tuple[dict, dict]:
         def lookup(module, name):  # the same signature as the learner's lookup
             return getattr(baseline, name)
 
-    device, dtype = spec.get("device", "cpu"), getattr(torch, spec.get("dtype", "float32"))
+    device, name = spec.get("device", "cpu"), spec.get("dtype", "float32")
+    # "tf32": float32 tensors whose matrix products use TensorFloat-32 (the book's benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
+    dtype = torch.float32 if name == "tf32" else getattr(torch, name)
     run, out = _runner(spec, inputs, lookup, device, dtype)
     seconds = per_call(run, device, spec.get("min_time", 0.2), warmup=2)
     return {"out": out.detach().float().to("cpu")}, {
