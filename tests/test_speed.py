@@ -12,7 +12,7 @@ import torch
 
 from grader import checks, paths
 from grader.bench import main as bench
-from grader.judge import cputime
+from grader.judge import cputime, gpu_turn
 from grader.judge.engine import Grading, Options, grade
 from grader.judge.speed_race import Offsets
 from grader.report.results import FAILED, NOTE, PASSED, SKIPPED
@@ -322,3 +322,33 @@ def test_timed_gradients_are_compared_at_the_scale_of_their_terms(submission, ch
     else:
         assert result.status == FAILED and "gradient of W_key.weight" in result.problem
         assert "wrong while timed" in result.problem or "not counted" in result.problem
+
+
+# Holds the GPU-timing lock until told to let go
+HOLDER = """import sys
+from grader.judge import gpu_turn
+with gpu_turn.turn():
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+def test_gpu_speed_checks_take_the_gpu_in_turn():
+    # Two gradings' GPU races at once would see each other's kernels in their wall times.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(gpu_turn.Busy, match="kept the GPU"), gpu_turn.turn(wait=0.3):
+            pass
+        holder.stdin.write("done\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+        with gpu_turn.turn(wait=5) as waited:  # free again: taken at once
+            assert waited < 1
+    finally:
+        holder.kill()
+    folder = gpu_turn.lock_path().parent
+    assert folder.stat().st_mode & 0o777 == 0o700  # no worker of another user can hold it

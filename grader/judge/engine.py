@@ -8,6 +8,7 @@ learner code; everything learner-made arrives as plain tensors through `grader.w
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from grader.checks.criteria import Verdict
 from grader.checks.spec import Check, Exercise, where_to_look
 from grader.checks.speed import Speed
 from grader.errors import KitError
-from grader.judge import python_version, reference
+from grader.judge import gpu_turn, python_version, reference
 from grader.judge.budget import DEFAULT_BUDGET  # seconds for one whole grading
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference
@@ -300,9 +301,13 @@ class Grading:
             return conclude(ex, check, None, failure, step.hidden, self.options.hints)
         inputs = check.inputs(Rng(step.seed))
         rival = self.reference_session(baseline=local)
-        got, verdict = timed(
-            speed, ex.probe(check), inputs, ex.module, self.session, rival, baseline=local
-        )
+        try:  # on a GPU, one grading times at a time (wall time: kernels share the device)
+            with gpu_turn.turn() if speed.device == "cuda" else contextlib.nullcontext():
+                got, verdict = timed(
+                    speed, ex.probe(check), inputs, ex.module, self.session, rival, local
+                )
+        except gpu_turn.Busy as busy:
+            return _skipped(step, f"not timed: {busy} (no points lost)")
         self._count_timeout(ex, got)
         if got.info.get("device"):
             self.devices.add(got.info["device"])
