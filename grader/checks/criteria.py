@@ -114,10 +114,20 @@ class Criterion:
 
 class ReadsInfo(Criterion):
     """A criterion that reads only the expected reply's info (the module's description, the
-    devices it ran on), no output tensor."""
+    devices it ran on), no output tensor: facts the worker reports about the module, which
+    the judge credits only where the submission does not reach into the worker
+    (grader/judge/reach_ins.py)."""
 
     def reads(self, keys):
         return set()
+
+
+def self_reported(judge: Criterion) -> bool:
+    """Whether the verdict rests on facts the worker reports (a ReadsInfo, alone or in a
+    combination) rather than on tensors the judge compares."""
+    if isinstance(judge, ReadsInfo):
+        return True
+    return any(self_reported(j) for j in getattr(judge, "judges", ()))
 
 
 def _largest(ratios: list[float | None]) -> float | None:

@@ -9,6 +9,7 @@ learner code; everything learner-made arrives as plain tensors through `grader.w
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -19,15 +20,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from grader import checks, paths
-from grader.checks.criteria import Verdict
+from grader.checks.criteria import Verdict, self_reported
 from grader.checks.spec import Check, Exercise, where_to_look
 from grader.checks.speed import Speed
 from grader.errors import KitError
-from grader.judge import gpu_turn, python_version, reference
+from grader.judge import gpu_turn, python_version, reach_ins, reference
 from grader.judge.budget import DEFAULT_BUDGET  # seconds for one whole grading
 from grader.judge.diagnosis import diagnose
 from grader.judge.expected import FromFixtures, FromReference
-from grader.judge.rules import names_used, runtime_uses, static_uses
+from grader.judge.rules import names_used, parse, runtime_uses, static_uses
 from grader.judge.slips import spotted
 from grader.judge.speed_race import WRONG_OUTPUT
 from grader.judge.speed_race import run as timed
@@ -259,7 +260,33 @@ class Grading:
         self._add_slips(result, ex)
         if self._violation(ex, got) and result.counts:
             self._forbid(result, ex)
+        elif result.passed and result.counts and self_reported(check.judge) and self.reach_ins:
+            self._uncredit(result, ex)
         return result
+
+    @functools.cached_property
+    def reach_ins(self) -> list[reach_ins.ReachIn]:
+        """Where the submission's modules reach into the worker (grader/judge/reach_ins.py)."""
+        found = []
+        for module in self.submission.modules:
+            path = self.submission.folder / f"{module}.py"
+            tree = parse(path.read_bytes()) if path.is_file() else None
+            if tree is not None:
+                found += reach_ins.find(tree, path.name)
+        return found
+
+    def _uncredit(self, result: CheckResult, ex: Exercise) -> None:
+        where = ", ".join(map(str, self.reach_ins[:3])) + (
+            ", ..." if len(self.reach_ins) > 3 else ""
+        )
+        result.status, result.points = FAILED, 0
+        result.problem = (
+            "not credited: this check rests on what the worker reports about your module, and "
+            f"the submission reaches into the worker ({where}); remove that code (values and "
+            "gradients are checked on their own and keep their points)"
+        )
+        result.tried = result.tried or f"reading {ex.module}.py"
+        result.look = result.look or where_to_look(ex.section)
 
     def _source(self, ex: Exercise) -> str:
         """The text of the exercise's module ('' if the submission has none)."""
@@ -415,6 +442,12 @@ class Grading:
         )
         if self.hidden:
             report.notes.append(f"hidden checks drawn with seed {self.hidden_seed}")
+        if self.reach_ins:
+            report.notes.append(
+                "the submission reaches into the grader's worker ("
+                + ", ".join(map(str, self.reach_ins[:5]))
+                + "): the checks that rest on what the worker reports were not credited"
+            )
         return report
 
     def close(self) -> None:
