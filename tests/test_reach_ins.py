@@ -97,7 +97,7 @@ def device_check(folder, monkeypatch=None):
     options = Options(only="CausalAttention", hidden=False, speed=False)
     with Grading(folder, options) as grading:
         if monkeypatch is not None:  # the gate switched off: what the forgery would earn
-            monkeypatch.setattr(type(grading), "reach_ins", property(lambda self: []))
+            monkeypatch.setattr(type(grading), "reached", property(lambda self: []))
         steps = [s for s in grading.steps if s.check.name in ("values_random", "grads", "device")]
         return {s.check.name: grading.run(s) for s in steps}
 

@@ -260,12 +260,12 @@ class Grading:
         self._add_slips(result, ex)
         if self._violation(ex, got) and result.counts:
             self._forbid(result, ex)
-        elif result.passed and result.counts and self_reported(check.judge) and self.reach_ins:
+        elif result.passed and result.counts and self_reported(check.judge) and self.reached:
             self._uncredit(result, ex)
         return result
 
     @functools.cached_property
-    def reach_ins(self) -> list[reach_ins.ReachIn]:
+    def reached(self) -> list[reach_ins.ReachIn]:
         """Where the submission's modules reach into the worker (grader/judge/reach_ins.py)."""
         found = []
         for module in self.submission.modules:
@@ -276,9 +276,7 @@ class Grading:
         return found
 
     def _uncredit(self, result: CheckResult, ex: Exercise) -> None:
-        where = ", ".join(map(str, self.reach_ins[:3])) + (
-            ", ..." if len(self.reach_ins) > 3 else ""
-        )
+        where = ", ".join(map(str, self.reached[:3])) + (", ..." if len(self.reached) > 3 else "")
         result.status, result.points = FAILED, 0
         result.problem = (
             "not credited: this check rests on what the worker reports about your module, and "
@@ -442,10 +440,10 @@ class Grading:
         )
         if self.hidden:
             report.notes.append(f"hidden checks drawn with seed {self.hidden_seed}")
-        if self.reach_ins:
+        if self.reached:
             report.notes.append(
                 "the submission reaches into the grader's worker ("
-                + ", ".join(map(str, self.reach_ins[:5]))
+                + ", ".join(map(str, self.reached[:5]))
                 + "): the checks that rest on what the worker reports were not credited"
             )
         return report

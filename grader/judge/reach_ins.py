@@ -4,9 +4,10 @@ The learner's code shares its worker process with the kit's harness, and some ch
 facts the harness reports about the module: its parameters and submodules (`Structure`,
 `DescribeEquals`), the size of its mask (`MaskShape`), the device its output came out on
 (`FollowsDevice`). Code that rewrites the harness, or the torch functions it reads those
-facts with, could report anything (issue: a forged `device_out` earned a point). Values and
-gradients cannot be forged that way: the judge compares them with the reference's on inputs
-the worker has not seen, and the speed checks verify what they time (`speed_race.py`).
+facts with, could report anything (a forged `device_out` earned the device point:
+tests/test_reach_ins.py). Values and gradients cannot be forged that way: the judge compares
+them with the reference's on inputs the worker has not seen, and the speed checks verify what
+they time (`speed_race.py`).
 
 Attention code has no need to reach the harness, so the judge looks for the ways there in
 every module of the submission and, where it finds one, credits none of those self-reported
