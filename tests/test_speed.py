@@ -173,7 +173,8 @@ def test_a_learners_copy_flags_the_loops_the_instructor_fails(submission):
     for exercise in ("attention_scores", "MultiHeadAttention"):
         cpu = speed_results(report, exercise)["speed_cpu"]
         assert cpu.status == NOTE and cpu.max_points == 0, (exercise, cpu)
-        assert "would fail the instructor's speed check, too slow" in cpu.problem
+        # the loop over rows is far out; the loop over heads may land close to the limit
+        assert "fail the instructor's speed check" in cpu.problem, cpu.problem
     assert report.score == report.max_score  # a prediction costs nothing
 
 

@@ -84,6 +84,14 @@ GRAD_TOLERANCE = (1e-4, 1e-3)  # at least this (atol, rtol) for gradients
 # own size, so this still tells it apart. Values themselves are graded by the value checks.
 GRAD_SCALE = 1e-2
 
+# How far a baseline share measured on one machine may be off on another, or on the same one
+# another day: the reference's MultiHeadAttention read 0.73x to 0.78x the fused kernel on the
+# CI machine in different sessions. A learner's copy predicts "would pass" only below the
+# instructor's margin divided by this, and calls an estimate between that and the margin too
+# close to tell (the loop over heads was estimated at 1.71x to 2.59x against 2x; correct
+# styles at most 1.37x).
+SHARE_UNCERTAINTY = 1.25
+
 WRONG_OUTPUT = "not timed, the output is wrong"  # how a verdict on a wrong answer starts
 
 _random = secrets.SystemRandom()
@@ -380,6 +388,12 @@ def _predicted(speed: Speed, ratio: float, timings: str) -> Verdict:
         f"about {estimate:.2f}x the reference's, and the instructor's check allows "
         f"{speed.margin:g}x (no points here)"
     )
-    if estimate <= speed.margin:
+    if estimate <= speed.margin / SHARE_UNCERTAINTY:
         return Verdict(True, note=f"would pass the instructor's speed check {summary}")
+    if estimate <= speed.margin:
+        return Verdict(
+            False,
+            "might fail the instructor's speed check: too close to its limit for a prediction "
+            f"to tell {summary}",
+        )
     return Verdict(False, f"would fail the instructor's speed check, too slow {summary}")
