@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hostile.confinement import MACHINE
 
 from grader import checks, paths
 from grader.judge.engine import Options, grade
@@ -44,6 +45,14 @@ def copy_solutions(
         else:
             (dest / name).write_text(source)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def _machine_shared():
+    """Every test holds the shared side of the machine's lock; the few that change what the
+    whole machine sees (`own_user`) take it alone (hostile/confinement.py)."""
+    with MACHINE.shared():
+        yield
 
 
 @pytest.fixture

@@ -51,16 +51,17 @@ def test_a_hang_fails_only_its_exercise_within_the_deadline(submission):
     assert statuses(report, "softmax_naive") == {TIMEOUT}
     naive = [r for r in report.results if r.exercise == "softmax_naive"]
     assert "no answer within 3 s" in naive[0].feedback
-    # where it hung (the `while True:` that replaced that line), from the stack the worker
-    # dumps just before the deadline, which the feedback does not show
+    # where it hung (the `while True:` that replaced that line, or its `pass`: the loop's
+    # jump belongs to either, as the interpreter was caught), from the stack the worker dumps
+    # just before the deadline, which the feedback does not show
     line = (
         (paths.SOLUTIONS / "simple_attention.py")
         .read_text()
         .splitlines()
         .index("    exp_x = torch.exp(x)")
     )
-    stuck = f"it was still running at simple_attention.py, line {line + 1}, in softmax_naive"
-    assert stuck in naive[0].problem
+    stuck = "it was still running at simple_attention.py, line {}, in softmax_naive"
+    assert any(stuck.format(n) in naive[0].problem for n in (line + 1, line + 2))
     assert "Timeout (" not in naive[0].feedback and "Thread 0x" not in naive[0].feedback
     assert "earlier checks of this exercise timed out" in naive[-1].feedback
     others = [e for e in SIMPLE if e != "softmax_naive"] + ["MultiHeadAttention"]

@@ -5,13 +5,21 @@ The fallback runs the worker as a user of its own only where another user can ru
 grader's Python; on the kit's CI machine that Python lives under /root (mode 0700), so
 `own_user` opens the folders on the way for search (never for listing) for one test and
 closes them again.
+
+Opening /root changes what every grading on the machine sees: a judge started meanwhile in
+the other test process (pytest -n 2) would make its workers users of their own, who lose
+their Python when /root closes again (its imports then fail: "No module named 'cmath'").
+So a test that opens it runs alone: `MachineLock`, a readers-writer lock every test holds
+the shared side of (conftest.py) and `own_user` the exclusive one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,10 +48,55 @@ def python_for_everyone():
             os.chmod(folder, mode)
 
 
+class MachineLock:
+    """A readers-writer lock over the test processes of this machine (flock on two files):
+    `shared()` while a test runs, `alone()` while one changes what the whole machine sees.
+    A gate taken before either side keeps a stream of readers from starving a writer."""
+
+    def __init__(self, folder: Path | None = None):
+        folder = Path(folder or tempfile.gettempdir())
+        # read-only is enough for flock, and lets another user's test session share the files
+        flags = os.O_RDONLY | os.O_CREAT
+        self._gate = os.open(folder / "attention-kit-tests.gate", flags, 0o644)
+        self._lock = os.open(folder / "attention-kit-tests.lock", flags, 0o644)
+
+    @contextlib.contextmanager
+    def shared(self):
+        self._through_gate(fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def alone(self):
+        # The shared side this test holds goes first: two tests asking to be alone at once
+        # would otherwise each wait for the other's shared side.
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._through_gate(fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_SH)  # as the test held it before
+
+    def _through_gate(self, side: int) -> None:
+        """Take `side` of the lock while holding the gate, which a writer holds while it waits
+        for the readers already in to leave."""
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._lock, side)
+        finally:
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+
+
+MACHINE = MachineLock()
+
+
 @pytest.fixture
 def own_user():
-    """For one test: the fallback as root runs the worker as a user of its own."""
-    with python_for_everyone():
+    """For one test: the fallback as root runs the worker as a user of its own (and no other
+    test runs meanwhile, see MachineLock)."""
+    with MACHINE.alone(), python_for_everyone():
         yield
 
 
