@@ -8,6 +8,8 @@ broken submissions written independently of the catalogue in test_heldout.py.
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from dataclasses import replace
 
 import pytest
@@ -17,7 +19,7 @@ from grader import checks, paths
 from grader.checks.criteria import Close, ShapeDType
 from grader.judge import reference
 from grader.judge.diagnosis import diagnose
-from grader.judge.engine import Options, grade
+from grader.judge.engine import Grading, Options, grade
 from grader.judge.expected import FromFixtures, FromReference
 from grader.judge.rules import FUSED_ATTENTION_CALLS, SOFTMAX_CALLS, static_uses
 from grader.judge.variants import load_catalogue
@@ -104,6 +106,24 @@ def test_feedback_names_the_mistake_in_learner_mode(submission):
     assert values.diagnosis == "MultiHeadAttention.no_out_proj"
     assert not values.likely and not values.hint and "likely:" not in values.feedback
     assert quiet.score == report.score
+
+
+def test_the_variants_built_for_a_grading_go_with_it(submission, tmp_path, monkeypatch):
+    # An instructor's grading builds the mistaken variants it compares with; a judge that
+    # grades on (--watch, a batch's processes) must not keep them, on disk or imported.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "judge"))
+    (tmp_path / "judge").mkdir()
+    sub = submission(
+        {"MultiHeadAttention": [("return self.out_proj(context_vec)", "return context_vec")]}
+    )
+    grading = Grading(sub, Options(only="MultiHeadAttention", use_solutions=True, speed=False))
+    with grading:
+        results = [grading.run(step) for step in grading.steps]
+        built = list((tmp_path / "judge").glob("attention-variants-*/_attention_variant_*"))
+    assert any(r.diagnosis == "MultiHeadAttention.no_out_proj" for r in results)
+    assert built, "no variant was built: the test proves nothing"
+    assert list((tmp_path / "judge").glob("attention-*")) == []  # (torch may leave its own)
+    assert not {p.name for p in built} & {name.split(".")[0] for name in sys.modules}
 
 
 # -- forbidden calls ----------------------------------------------------------------------

@@ -451,6 +451,7 @@ class Grading:
     def close(self) -> None:
         self.session.close()
         self.submission.close()
+        self.expected.close()
         if self._reference_worker is not None:
             self._reference_worker[1].close()
             self._reference_worker[0].close()

@@ -89,6 +89,9 @@ class FromReference:
             raise KitError(f"the reference failed {exercise.name}/{check.name}: {reply.error}")
         return reply
 
+    def close(self) -> None:
+        self.variants.close()
+
 
 class FromFixtures:
     name = "fixtures"
@@ -107,6 +110,9 @@ class FromFixtures:
                 meta = f.metadata() or {}
             self._cache[exercise] = (tensors, meta)
         return self._cache[exercise]
+
+    def close(self) -> None:
+        self._cache.clear()
 
     def get(self, exercise: Exercise, check: Check, inputs: dict[str, torch.Tensor]) -> Reply:
         tensors, meta = self._load(exercise.name)

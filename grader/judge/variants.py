@@ -100,6 +100,7 @@ class Variants:
         self.catalogue = load_catalogue(folder)
         self._lookups: dict[str, object] = {}
         self._root: Path | None = None
+        self._packages: list[str] = []
 
     def for_exercise(self, exercise: str) -> list:
         """The exercise's mistakes recognised by matching their variant's outputs (not those
@@ -115,7 +116,7 @@ class Variants:
     def _build(self, mistake, module: str):
         if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="attention-variants-"))
-            atexit.register(shutil.rmtree, self._root, True)
+            atexit.register(self.close)  # where the grading is never closed
         package = f"_attention_variant_{next(_PACKAGE_NUMBERS)}"  # unique in this process
         folder = self._root / package
         folder.mkdir()
@@ -129,9 +130,23 @@ class Variants:
         )
         pkg = importlib.util.module_from_spec(spec)
         sys.modules[package] = pkg
+        self._packages.append(package)
         spec.loader.exec_module(pkg)
 
         def lookup(mod: str, name: str):
             return getattr(importlib.import_module(f"{package}.{mod}"), name)
 
         return lookup
+
+    def close(self) -> None:
+        """Forget the variants built (a judge that grades on, as `--watch` and a batch's
+        processes do, would otherwise hold every one) and remove their folder."""
+        for package in self._packages:
+            for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+                del sys.modules[name]
+        self._packages.clear()
+        self._lookups.clear()
+        if self._root is not None:
+            atexit.unregister(self.close)
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
