@@ -45,7 +45,9 @@ import multiprocessing
 import os
 import re
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -64,7 +66,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from grader import checks
+from grader import checks, paths
 from grader.errors import SandboxError, SubmissionError
 from grader.judge.engine import Options, grade
 from grader.judge.variants import load_catalogue
@@ -119,10 +121,11 @@ def folder_name(submission_id: str) -> str:
 # -- one submission, in a judge process of the pool ------------------------------------------
 
 
-def _start_judge() -> None:
+def _start_judge(scratch: str) -> None:
     import torch
 
     torch.set_num_threads(1)  # the jobs share the machine's cores
+    paths.use_scratch(scratch)
 
 
 def grade_one(entry: Entry, out: Path, options: Options) -> dict:
@@ -176,20 +179,30 @@ def _grade_in_pool(entries: list[Entry], out: Path, options: Options, jobs: int,
     return the entries whose judge process died (or that were waiting when one died)."""
     broken = []
     context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_judge) as pool:
-        running = {pool.submit(grade_one, e, out, options): e for e in entries}
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                entry = running.pop(future)
-                try:
-                    record = future.result()
-                except BrokenProcessPool:
-                    broken.append(entry)
-                    continue
-                except Exception as e:  # outside grade(): still this submission's alone
-                    record = {"id": entry.id, "error": f"grading failed: {e!r}", "report": None}
-                done(record)
+    # the judges' temporary folders, removed with the pool even where a judge was killed;
+    # open for search (not listing) to the workers' own users, whose homes lie inside
+    scratch = tempfile.mkdtemp(prefix="attention-batch-")
+    os.chmod(scratch, 0o711)
+    try:
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_start_judge, initargs=(scratch,)
+        ) as pool:
+            running = {pool.submit(grade_one, e, out, options): e for e in entries}
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    entry = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        broken.append(entry)
+                        continue
+                    except Exception as e:  # outside grade(): still this submission's alone
+                        error = f"grading failed: {e!r}"
+                        record = {"id": entry.id, "error": error, "report": None}
+                    done(record)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return broken
 
 

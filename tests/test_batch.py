@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import tempfile
 import zipfile
 
 import pytest
@@ -99,7 +100,7 @@ def test_a_rerun_resumes_and_keeps_the_seed(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_submission_that_kills_its_judge_costs_only_itself(tmp_path):
+def test_a_submission_that_kills_its_judge_costs_only_itself(tmp_path, monkeypatch):
     # Without the sandbox, learner code can signal its judge process (same user), which breaks
     # the pool and every submission still in it: those are graded again; the culprit is
     # retried alone, then reported, and no one else is charged for its deaths.
@@ -111,6 +112,10 @@ def test_a_submission_that_kills_its_judge_costs_only_itself(tmp_path):
     kill = "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
     copy_solutions(folder / "mallory", in_softmax_naive(kill, ""))
     out = tmp_path / "out"
+    temporary = tmp_path / "tmp"  # the batch's temporary folders, and those of its judges
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # (the judges are new processes)
+    monkeypatch.setattr(tempfile, "tempdir", None)
     argv = [str(folder), "--out", str(out), "--jobs", "2", "--isolation", "subprocess", *ONE]
     assert main(argv) == 0
     grades = rows(out)
@@ -119,6 +124,8 @@ def test_a_submission_that_kills_its_judge_costs_only_itself(tmp_path):
     assert not list(out.glob(".*.started"))
     assert "judge process died" in grades["mallory"]["error"]
     assert not (out / "mallory" / "results.json").exists()
+    # a killed judge's copy of its submission and its workers' homes went with the batch
+    assert list(temporary.glob("attention-*")) == []
 
 
 def test_exports_are_discovered(tmp_path):

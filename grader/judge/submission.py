@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader import paths
 from grader.errors import SubmissionError
 from grader.judge.submission_limits import (
     MAX_BYTES,
@@ -214,7 +215,7 @@ def open_submission(path: str | Path) -> Submission:
     source = Path(path)
     if not source.exists():
         raise SubmissionError(f"{source} does not exist")
-    tmp = tempfile.TemporaryDirectory(prefix="attention-submission-")
+    tmp = tempfile.TemporaryDirectory(prefix="attention-submission-", dir=paths.scratch())
     try:
         root = Path(tmp.name)
         if source.is_file() and source.suffix in (".py", ".ipynb"):

@@ -115,7 +115,7 @@ class Variants:
 
     def _build(self, mistake, module: str):
         if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="attention-variants-"))
+            self._root = Path(tempfile.mkdtemp(prefix="attention-variants-", dir=paths.scratch()))
             atexit.register(self.close)  # where the grading is never closed
         package = f"_attention_variant_{next(_PACKAGE_NUMBERS)}"  # unique in this process
         folder = self._root / package

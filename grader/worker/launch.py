@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import paths
 from grader.errors import WireError
 from grader.paths import MODULES
 from grader.protocol import Reply
@@ -143,7 +144,7 @@ class Worker:
         """Start the worker's process without waiting for it to come up (`ready` waits); False
         (and `startup_error` set) when it cannot be confined. Call it from a thread that
         outlives the worker: bwrap's --die-with-parent ends a sandbox with that thread."""
-        self._home = tempfile.TemporaryDirectory(prefix="attention-worker-")
+        self._home = tempfile.TemporaryDirectory(prefix="attention-worker-", dir=paths.scratch())
         folder, wrap = str(self.submission), list(self.wrap)
         if SUBMISSION in wrap:
             _readable_by_all(self.submission)  # the sandbox's user is not the owner

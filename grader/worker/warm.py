@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import paths
 from grader.worker import sandbox
 from grader.worker.launch import Worker
 from grader.worker.sandbox import Limits
@@ -34,7 +35,7 @@ class Spare(Worker):
 
     def __init__(self, **how):
         self.how = how
-        self._stage = tempfile.TemporaryDirectory(prefix="attention-spare-")
+        self._stage = tempfile.TemporaryDirectory(prefix="attention-spare-", dir=paths.scratch())
         folder = Path(self._stage.name) / "submission"
         folder.mkdir()
         super().__init__(folder, **how)
