@@ -16,18 +16,21 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def math_backend():
-    """A context in which scaled_dot_product_attention takes its math backend."""
+def _math_backend():
+    """A function that returns a context in which scaled_dot_product_attention takes its math
+    backend (chosen once for this torch, not on every timed call)."""
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel  # torch >= 2.3
     except ImportError:
-        try:
-            return torch.backends.cuda.sdp_kernel(  # torch 2.1, 2.2: the same flags for the CPU
+        if hasattr(torch.backends.cuda, "sdp_kernel"):  # torch 2.1, 2.2: its flags hold for the CPU
+            return lambda: torch.backends.cuda.sdp_kernel(
                 enable_flash=False, enable_math=True, enable_mem_efficient=False
             )
-        except AttributeError:
-            return contextlib.nullcontext()
-    return sdpa_kernel(SDPBackend.MATH)
+        return contextlib.nullcontext
+    return lambda: sdpa_kernel(SDPBackend.MATH)
+
+
+math_backend = _math_backend()
 
 
 class CausalAttention(nn.Module):
